@@ -1,7 +1,7 @@
 """Golden LPIPS values from the official PyTorch implementation, for the TensorFlow parity tests.
 
 Run from the repository root, in a PyTorch environment (never the TensorFlow one: torch and
-tensorflow must not share a process); about two minutes on two CPU cores:
+tensorflow must not share a process); about 40 seconds on two CPU cores:
 
     python -m venv torchenv && torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1 lpips==0.1.4 tqdm
     torchenv/bin/pip install scikit-image      # only for tools/make_test_photos.py
