@@ -1,0 +1,187 @@
+"""The small Keras layers LPIPS is built from.
+
+Every layer works on NHWC float tensors, keeps one attribute per constructor argument and returns
+them from `get_config`, so models made of them survive `.keras` save/load and SavedModel export.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+_PACKAGE = "lpips_tf"
+
+# ImageNet mean/std expressed for input in [-1, 1] (LPIPS v0.1's ScalingLayer constants).
+LPIPS_SHIFT = (-0.030, -0.088, -0.188)
+LPIPS_SCALE = (0.458, 0.448, 0.450)
+# Keras Applications' VGG16 ("caffe" preprocessing): BGR, 0..255, mean subtracted.
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+
+# The official normalize_tensor epsilon: added *outside* the square root.
+NORMALIZE_EPS = 1e-10
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ScalingLayer(keras.layers.Layer):
+    """Maps RGB input in [-1, 1] to what a trunk expects.
+
+    mode="lpips": `(x - shift) / scale` per channel (LPIPS v0.1; ImageNet normalisation for torchvision
+    trunks). mode="identity": unchanged (LPIPS v0.0 fed raw [-1, 1] input to the trunk).
+    mode="caffe": RGB [-1, 1] -> BGR 0..255 minus the ImageNet BGR mean, what Keras Applications'
+    VGG16 ImageNet weights were trained on.
+
+    Input and output: (N, H, W, 3) float.
+    """
+
+    MODES = ("lpips", "identity", "caffe")
+
+    def __init__(self, mode="lpips", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in self.MODES:
+            raise ValueError(f"ScalingLayer mode must be one of {self.MODES}. Received: mode={mode!r}")
+        self.mode = mode
+
+    def call(self, x):
+        if self.mode == "identity":
+            return x
+        if self.mode == "lpips":
+            shift = ops.convert_to_tensor(LPIPS_SHIFT, dtype=x.dtype)
+            scale = ops.convert_to_tensor(LPIPS_SCALE, dtype=x.dtype)
+            return (x - shift) / scale
+        bgr = ops.flip(x, axis=-1)
+        mean = ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype=x.dtype)
+        return (bgr + 1.0) * 127.5 - mean
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ChannelNormalization(keras.layers.Layer):
+    """Unit-normalises features along channels: `f / (sqrt(sum_c f^2) + eps)`.
+
+    The official eps sits outside the square root; `keras.layers.UnitNormalization` puts it inside
+    (and clamps), which changes the numbers for small activations, hence this layer.
+    Input and output: (N, H, W, C).
+    """
+
+    def __init__(self, epsilon=NORMALIZE_EPS, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def call(self, x):
+        norm = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
+        return x / (norm + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SquaredDifference(keras.layers.Layer):
+    """`(a - b)^2` elementwise for two (N, H, W, C) tensors."""
+
+    def call(self, inputs):
+        a, b = inputs
+        return ops.square(a - b)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NetLin(keras.layers.Layer):
+    """The learned "lin" layer: dropout, then a 1x1 convolution C -> 1 without bias.
+
+    The kernel is a (C,) vector kept non-negative by a `NonNeg` constraint (the official trainer
+    clamps after every step). Dropout (rate 0.5 in the paper) acts only when `training=True`.
+    Input: (N, H, W, C) squared feature differences. Output: (N, H, W, 1).
+    """
+
+    def __init__(self, dropout_rate=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.dropout_rate = dropout_rate
+        self.dropout = keras.layers.Dropout(dropout_rate) if dropout_rate else None
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(f"NetLin needs a known channel count. Received: input_shape={input_shape}")
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(channels,),
+            # Non-negative start, so that the constraint does not zero half of it on the first step.
+            initializer=keras.initializers.RandomUniform(0.0, 2.0 / channels),
+            constraint=keras.constraints.NonNeg(),
+        )
+
+    def call(self, x, training=None):
+        if self.dropout is not None:
+            x = self.dropout(x, training=training)
+        kernel = ops.cast(self.kernel, x.dtype)
+        return ops.expand_dims(ops.tensordot(x, kernel, axes=[[3], [0]]), -1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (1,)
+
+    def get_config(self):
+        return {**super().get_config(), "dropout_rate": self.dropout_rate}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ChannelSum(keras.layers.Layer):
+    """Sum over channels with kept dims: the "baseline" (cosine) distance, 2(1 - cos) per position."""
+
+    def call(self, x):
+        return ops.sum(x, axis=-1, keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SpatialAverage(keras.layers.Layer):
+    """Mean over H and W: (N, H, W, C) -> (N, C)."""
+
+    def call(self, x):
+        return ops.mean(x, axis=(1, 2))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class UpsampleToReference(keras.layers.Layer):
+    """Bilinear resize of a map to the H x W of a reference tensor.
+
+    `tf.image.resize(..., "bilinear")` samples at half-pixel centres without antialiasing, the same
+    rule as torch's `Upsample(mode="bilinear", align_corners=False)` that the official spatial
+    output uses. Inputs: [map (N, h, w, C), reference (N, H, W, ...)]. Output: (N, H, W, C).
+    """
+
+    def call(self, inputs):
+        x, reference = inputs
+        size = tf.shape(reference)[1:3]
+        resized = tf.image.resize(x, size, method="bilinear", antialias=False)
+        return tf.cast(resized, x.dtype)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CeilMaxPooling2D(keras.layers.Layer):
+    """Max-pooling with torch's `ceil_mode=True` and no padding (SqueezeNet 1.1).
+
+    Keras has no ceil mode. Padding the bottom and right by `stride - 1` with -inf and pooling
+    "valid" gives exactly ceil((H - k) / s) + 1 windows, and every window still starts inside the
+    image, which is torch's rule. Input: (N, H, W, C).
+    """
+
+    def __init__(self, pool_size=3, strides=2, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = pool_size
+        self.strides = strides
+
+    def call(self, x):
+        pad = self.strides - 1
+        if pad:
+            lowest = tf.constant(float("-inf"), dtype=x.dtype)
+            x = tf.pad(x, [[0, 0], [0, pad], [0, pad], [0, 0]], constant_values=lowest)
+        return tf.nn.max_pool2d(x, self.pool_size, self.strides, "VALID")
+
+    def compute_output_shape(self, input_shape):
+        def out(n):
+            return None if n is None else -(-(n - self.pool_size) // self.strides) + 1
+
+        return (input_shape[0], out(input_shape[1]), out(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}

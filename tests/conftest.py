@@ -1,0 +1,59 @@
+"""Shared fixtures: paths to ../shared, trunk weight files, small random images."""
+
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SHARED_WEIGHTS = {
+    "alex": SHARED / "weights" / "alexnet_features.pth",
+    "squeeze": SHARED / "weights" / "squeezenet1_1_features.pth",
+}
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def shared_path(relative):
+    """A file under ../shared, or a clear skip when the folder is absent (a user's clone)."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"../shared/{relative} is not present (only the project's developers and CI "
+                    f"have ../shared); this test needs it")
+    return path
+
+
+def real_trunk_path(net):
+    if net not in SHARED_WEIGHTS:
+        pytest.skip(f"no real {net} trunk in ../shared/weights (VGG16 uses random weights)")
+    return shared_path(SHARED_WEIGHTS[net].relative_to(SHARED))
+
+
+@pytest.fixture(scope="session")
+def random_trunk_file(tmp_path_factory):
+    """Writes seeded random torchvision-layout trunk weights (.npz) and returns a getter."""
+    from lpips_tf._random_weights import random_trunk_state_dict
+
+    folder = tmp_path_factory.mktemp("random_trunks")
+    cache = {}
+
+    def get(net, seed=0):
+        key = (net, seed)
+        if key not in cache:
+            path = folder / f"{net}_seed{seed}.npz"
+            np.savez(path, **random_trunk_state_dict(net, seed=seed))
+            cache[key] = str(path)
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def random_images(rng, shape):
+    return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
