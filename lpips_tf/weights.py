@@ -73,8 +73,10 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
     url = base_url.rstrip("/") + "/" + file_name
     target = os.path.join(cache_dir(), file_name)
     if not os.path.exists(target):
+        # get_file falls back to /tmp when the cache folder does not exist yet.
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         try:
-            keras.utils.get_file(
+            target = keras.utils.get_file(
                 file_name, url, cache_dir=os.path.dirname(cache_dir()), cache_subdir=CACHE_SUBDIR
             )
         except Exception as error:  # get_file wraps URL, HTTP and OS errors in plain Exceptions.
