@@ -1,0 +1,697 @@
+"""Read PyTorch ``.pth`` state dicts into numpy arrays, without torch.
+
+Two on-disk formats are understood:
+
+* the zip format (``torch.save`` default since PyTorch 1.6): a zip archive
+  ``<name>/data.pkl`` holding the pickled object, one ``<name>/data/<key>``
+  record of raw bytes per storage, and an optional ``<name>/byteorder`` record;
+* the legacy format (``_use_new_zipfile_serialization=False``, and everything
+  saved before 1.6): a magic-number pickle, a protocol-version pickle, a
+  system-info pickle, the object pickle, a pickled list of storage keys, then
+  for each key an int64 element count followed by the raw little-endian bytes.
+
+The pickles are read by a restricted unpickler that resolves only the handful
+of globals a state dict needs (``collections.OrderedDict`` and torch's tensor
+rebuilding helpers) to harmless stand-ins; any other global is refused with a
+`PthError`, so a weight file cannot run code.
+
+Example:
+
+    state = load_state_dict("alexnet_features.pth")
+    state = check_state_dict(state, {"features.0.weight": (64, 3, 11, 11)})
+
+This module imports only the standard library and numpy.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import math
+import os
+import pickle
+import struct
+import zipfile
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
+
+import numpy as np
+
+__all__ = ["PthError", "load_state_dict", "check_state_dict"]
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_LEGACY_PROTOCOL = 1001
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class PthError(ValueError):
+    """A ``.pth`` file could not be read as a plain PyTorch state dict."""
+
+
+class _DType(NamedTuple):
+    """A torch dtype as it is stored on disk."""
+
+    name: str  # torch's name, e.g. "float32"
+    numpy: str  # numpy type of one stored element, without byte order
+    itemsize: int
+
+
+_DTYPES = {
+    d.name: d
+    for d in (
+        _DType("float64", "f8", 8),
+        _DType("float32", "f4", 4),
+        _DType("float16", "f2", 2),
+        # numpy has no bfloat16: read the raw bits, widen to float32 later.
+        _DType("bfloat16", "u2", 2),
+        _DType("complex128", "c16", 16),
+        _DType("complex64", "c8", 8),
+        _DType("int64", "i8", 8),
+        _DType("int32", "i4", 4),
+        _DType("int16", "i2", 2),
+        _DType("int8", "i1", 1),
+        _DType("uint64", "u8", 8),
+        _DType("uint32", "u4", 4),
+        _DType("uint16", "u2", 2),
+        _DType("uint8", "u1", 1),
+        _DType("bool", "b1", 1),
+    )
+}
+
+# Aliases under which a torch dtype object may be pickled (``torch.float``...).
+_DTYPE_ALIASES = {
+    "double": "float64",
+    "float": "float32",
+    "half": "float16",
+    "cdouble": "complex128",
+    "cfloat": "complex64",
+    "long": "int64",
+    "int": "int32",
+    "short": "int16",
+}
+
+# Legacy ``torch.<X>Storage`` classes name the element type of a storage.
+# "UntypedStorage" holds bytes; tensors on it carry their own dtype (v3).
+_STORAGE_TYPES = {
+    "DoubleStorage": "float64",
+    "FloatStorage": "float32",
+    "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16",
+    "ComplexDoubleStorage": "complex128",
+    "ComplexFloatStorage": "complex64",
+    "LongStorage": "int64",
+    "IntStorage": "int32",
+    "ShortStorage": "int16",
+    "CharStorage": "int8",
+    "ByteStorage": "uint8",
+    "BoolStorage": "bool",
+    "UntypedStorage": "uint8",
+}
+_STORAGE_MODULES = ("torch", "torch.cuda", "torch.storage")
+
+
+class _StorageType(NamedTuple):
+    """Stand-in for a ``torch.<X>Storage`` class (immutable, not callable)."""
+
+    name: str
+    dtype: _DType
+
+
+class _TorchDType(NamedTuple):
+    """Stand-in for a ``torch.<dtype>`` object (immutable, not callable)."""
+
+    dtype: _DType
+
+
+class _Storage(NamedTuple):
+    """A storage referenced by the pickle: a window on one raw record."""
+
+    key: str  # the record / root storage key
+    dtype: _DType
+    offset: int  # in elements of ``dtype``, within the root storage
+    numel: int  # in elements of ``dtype``
+
+
+class _TensorRef(NamedTuple):
+    """A tensor view on a storage; materialised once storages are read."""
+
+    storage: _Storage
+    offset: int  # in elements of ``dtype``, relative to ``storage``
+    shape: tuple
+    stride: tuple
+    dtype: _DType
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, _TensorRef):
+        return "a single tensor"
+    if isinstance(obj, (_StorageType, _TorchDType, _Storage)):
+        return "a bare torch storage or dtype"
+    name = type(obj).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+class _Unpickler(pickle.Unpickler):
+    """Unpickler that maps the globals of a state dict to stand-ins.
+
+    Every global outside the allow-list raises `PthError`, so ``REDUCE`` can
+    only ever call the rebuild methods below, which merely record arguments.
+    """
+
+    def __init__(self, file, source: str, on_storage: Callable | None):
+        super().__init__(file, encoding="utf-8")
+        self._source = source
+        self._on_storage = on_storage
+
+    # -- globals ----------------------------------------------------------
+    def find_class(self, module, name):
+        if module == "collections" and name == "OrderedDict":
+            return collections.OrderedDict
+        if module == "torch._utils":
+            rebuild = {
+                "_rebuild_tensor": self._rebuild_tensor,
+                "_rebuild_tensor_v2": self._rebuild_tensor_v2,
+                "_rebuild_tensor_v3": self._rebuild_tensor_v3,
+                "_rebuild_parameter": self._rebuild_parameter,
+                "_rebuild_parameter_with_state": self._rebuild_parameter,
+            }.get(name)
+            if rebuild is not None:
+                return rebuild
+        if module in _STORAGE_MODULES and name in _STORAGE_TYPES:
+            return _StorageType(name, _DTYPES[_STORAGE_TYPES[name]])
+        if module == "torch":
+            dtype = _DTYPES.get(_DTYPE_ALIASES.get(name, name))
+            if dtype is not None:
+                return _TorchDType(dtype)
+        raise PthError(
+            f"{self._source}: refused to load the global '{module}.{name}' "
+            "referenced by the pickle. A state dict only needs "
+            "collections.OrderedDict, torch._utils._rebuild_* and torch "
+            "storage/dtype names; anything else could run code when "
+            "unpickled, so this file is not loaded."
+        )
+
+    def persistent_load(self, pid):
+        if self._on_storage is None:
+            raise PthError(
+                f"{self._source}: unexpected storage reference in a header "
+                "pickle; expected plain values there"
+            )
+        if not isinstance(pid, tuple) or not pid:
+            raise PthError(
+                f"{self._source}: bad persistent id {pid!r}; expected a "
+                "('storage', ...) tuple"
+            )
+        kind = pid[0].decode("ascii") if isinstance(pid[0], bytes) else pid[0]
+        if kind != "storage":
+            raise PthError(
+                f"{self._source}: refused persistent id of kind {kind!r}; only "
+                "'storage' references are allowed (pickled nn.Module classes "
+                "are not a state dict)"
+            )
+        return self._on_storage(pid[1:])
+
+    # -- torch._utils stand-ins -------------------------------------------
+    def _tensor(self, storage, offset, shape, stride, dtype=None):
+        if not isinstance(storage, _Storage):
+            raise PthError(
+                f"{self._source}: tensor rebuilt from {storage!r}; expected a "
+                "storage reference"
+            )
+        dtype = storage.dtype if dtype is None else dtype
+        shape = _int_tuple(shape, "size", self._source)
+        stride = _int_tuple(stride, "stride", self._source)
+        if (
+            len(shape) != len(stride)
+            or not isinstance(offset, int)
+            or offset < 0
+            or min(shape + stride, default=0) < 0
+        ):
+            raise PthError(
+                f"{self._source}: invalid tensor view (offset={offset!r}, "
+                f"size={shape}, stride={stride}); expected non-negative "
+                "integers and as many strides as dimensions"
+            )
+        return _TensorRef(storage, offset, shape, stride, dtype)
+
+    def _rebuild_tensor(self, storage, offset, shape, stride):
+        return self._tensor(storage, offset, shape, stride)
+
+    def _rebuild_tensor_v2(
+        self, storage, offset, shape, stride, requires_grad=False,
+        backward_hooks=None, metadata=None,
+    ):
+        del requires_grad, backward_hooks, metadata  # irrelevant to values
+        return self._tensor(storage, offset, shape, stride)
+
+    def _rebuild_tensor_v3(
+        self, storage, offset, shape, stride, requires_grad, backward_hooks,
+        dtype, metadata=None,
+    ):
+        del requires_grad, backward_hooks, metadata
+        if not isinstance(dtype, _TorchDType):
+            raise PthError(
+                f"{self._source}: _rebuild_tensor_v3 got dtype {dtype!r}; "
+                f"expected one of torch.{', torch.'.join(_DTYPES)}"
+            )
+        return self._tensor(storage, offset, shape, stride, dtype.dtype)
+
+    def _rebuild_parameter(self, data, requires_grad=False, hooks=None, state=None):
+        del requires_grad, hooks, state
+        if not isinstance(data, _TensorRef):
+            raise PthError(
+                f"{self._source}: nn.Parameter rebuilt from {_describe(data)}; "
+                "expected a tensor"
+            )
+        return data
+
+
+def _int_tuple(value, what: str, source: str) -> tuple:
+    if not isinstance(value, (tuple, list)) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise PthError(
+            f"{source}: tensor {what} is {value!r}; expected a tuple of ints"
+        )
+    return tuple(value)
+
+
+def _storage_dtype(storage_type, source: str) -> _DType:
+    if not isinstance(storage_type, _StorageType):
+        raise PthError(
+            f"{source}: storage type is {storage_type!r}; expected a "
+            "torch.<X>Storage class"
+        )
+    return storage_type.dtype
+
+
+# -- zip format ----------------------------------------------------------------
+
+
+def _read_zip_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str):
+    """Returns a record's bytes, checking its CRC when the writer stored one."""
+    try:
+        if info.CRC != 0 or info.file_size == 0:
+            return zf.read(info)
+        # torch.save with set_crc32_options(False) writes CRC 0 for every
+        # record, which zipfile rejects; read such (uncompressed) records
+        # directly after their local header instead.
+        if info.compress_type != zipfile.ZIP_STORED:
+            return zf.read(info)
+        fp = zf.fp
+        fp.seek(info.header_offset)
+        header = fp.read(30)
+        if len(header) != 30 or header[:4] != _ZIP_MAGIC:
+            raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        fp.seek(info.header_offset + 30 + name_len + extra_len)
+        data = fp.read(info.file_size)
+        if len(data) != info.file_size:
+            raise EOFError(f"record {info.filename} is cut short")
+        return data
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise PthError(
+            f"{source}: truncated or corrupt zip record '{info.filename}' "
+            f"({e}); expected a complete torch.save archive"
+        ) from e
+
+
+def _load_zip(f, source: str):
+    try:
+        zf = zipfile.ZipFile(f)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise PthError(
+            f"{source}: truncated or corrupt zip archive ({e}); expected a "
+            "complete torch.save zip file"
+        ) from e
+    if not infos:
+        raise PthError(f"{source}: empty zip archive; expected torch.save output")
+    # Like torch, take the archive's folder name from its first record.
+    prefix = infos[0].filename.split("/", 1)[0] + "/"
+    records = {
+        i.filename[len(prefix):]: i for i in infos if i.filename.startswith(prefix)
+    }
+    if "data.pkl" not in records:
+        kind = "a TorchScript archive (torch.jit.save)" if (
+            "constants.pkl" in records or any(n.startswith("code/") for n in records)
+        ) else "a zip archive"
+        raise PthError(
+            f"{source}: is {kind} without a '{prefix}data.pkl' record; expected "
+            "a state dict written by torch.save"
+        )
+    byteorder = "little"
+    if "byteorder" in records:
+        mark = _read_zip_record(zf, records["byteorder"], source)
+        if mark not in (b"little", b"big"):
+            raise PthError(
+                f"{source}: byteorder record is {mark!r}; expected b'little' or b'big'"
+            )
+        byteorder = mark.decode()
+
+    storages: dict[str, tuple[_DType, int]] = {}
+
+    def on_storage(data):
+        if len(data) != 4:
+            raise PthError(
+                f"{source}: storage reference {data!r} has {len(data)} fields; "
+                "expected (type, key, location, numel) in the zip format"
+            )
+        storage_type, key, _, numel = data
+        dtype = _storage_dtype(storage_type, source)
+        key = key.decode("ascii") if isinstance(key, bytes) else str(key)
+        if not isinstance(numel, int) or numel < 0:
+            raise PthError(f"{source}: storage '{key}' has invalid numel {numel!r}")
+        storages.setdefault(key, (dtype, numel))
+        dtype, numel = storages[key]
+        return _Storage(key, dtype, 0, numel)
+
+    pkl = _read_zip_record(zf, records["data.pkl"], source)
+    obj = _unpickle(io.BytesIO(pkl), source, on_storage)
+
+    buffers = {}
+    for key, (dtype, numel) in storages.items():
+        name = f"data/{key}"
+        if name not in records:
+            raise PthError(
+                f"{source}: missing storage record '{prefix}{name}' for storage "
+                f"'{key}' ({numel} x {dtype.name}); the archive is incomplete"
+            )
+        raw = _read_zip_record(zf, records[name], source)
+        if len(raw) < numel * dtype.itemsize:
+            raise PthError(
+                f"{source}: storage record '{prefix}{name}' holds {len(raw)} "
+                f"bytes; expected {numel * dtype.itemsize} ({numel} x {dtype.name})"
+            )
+        buffers[key] = raw
+    return obj, buffers, byteorder
+
+
+# -- legacy format -------------------------------------------------------------
+
+
+def _load_legacy(f, source: str):
+    def header():
+        return _unpickle(f, source, None)  # plain values only: no storages
+
+    magic = header()
+    if magic != _LEGACY_MAGIC:
+        raise PthError(
+            f"{source}: pickle does not start with torch's magic number "
+            f"(got {magic!r:.60}); expected a file written by torch.save"
+        )
+    protocol = header()
+    if protocol != _LEGACY_PROTOCOL:
+        raise PthError(
+            f"{source}: legacy protocol version {protocol!r}; expected "
+            f"{_LEGACY_PROTOCOL}"
+        )
+    sys_info = header()
+    if not isinstance(sys_info, dict):
+        raise PthError(
+            f"{source}: system info is {_describe(sys_info)}; expected a dict"
+        )
+
+    storages: dict[str, tuple[_DType, int]] = {}
+
+    def on_storage(data):
+        if len(data) != 5:
+            raise PthError(
+                f"{source}: storage reference {data!r} has {len(data)} fields; "
+                "expected (type, key, location, numel, view) in the legacy format"
+            )
+        storage_type, key, _, numel, view = data
+        dtype = _storage_dtype(storage_type, source)
+        key = key.decode("ascii") if isinstance(key, bytes) else str(key)
+        if not isinstance(numel, int) or numel < 0:
+            raise PthError(f"{source}: storage '{key}' has invalid numel {numel!r}")
+        storages.setdefault(key, (dtype, numel))
+        dtype, numel = storages[key]
+        if view is None:
+            return _Storage(key, dtype, 0, numel)
+        # Pre-1.0 files may hold storage views: (view_key, offset, size).
+        try:
+            _, offset, size = view
+            offset, size = int(offset), int(size)
+        except (TypeError, ValueError) as e:
+            raise PthError(
+                f"{source}: bad storage view {view!r}; expected (key, offset, size)"
+            ) from e
+        if offset < 0 or size < 0 or offset + size > numel:
+            raise PthError(
+                f"{source}: storage view {view!r} exceeds storage '{key}' of "
+                f"{numel} elements"
+            )
+        return _Storage(key, dtype, offset, size)
+
+    obj = _unpickle(f, source, on_storage)
+    keys = header()
+    if not isinstance(keys, list):
+        raise PthError(
+            f"{source}: storage key list is {_describe(keys)}; expected a list"
+        )
+    little = sys_info.get("little_endian", True)
+    here = f.tell()
+    size = f.seek(0, io.SEEK_END)
+    f.seek(here)
+    buffers = {}
+    for key in keys:
+        key = key.decode("ascii") if isinstance(key, bytes) else str(key)
+        if key not in storages:
+            raise PthError(
+                f"{source}: data section lists storage '{key}' that no tensor "
+                "references; the file is corrupt"
+            )
+        dtype, numel = storages[key]
+        head = f.read(8)
+        if len(head) != 8:
+            raise PthError(
+                f"{source}: truncated file: the data of storage '{key}' is "
+                "missing (expected an int64 element count)"
+            )
+        count = struct.unpack("<q", head)[0]
+        if count != numel and not little and struct.unpack(">q", head)[0] == numel:
+            count = numel  # very old big-endian writers stored a native count
+        if count != numel:
+            raise PthError(
+                f"{source}: storage '{key}' is recorded with {count} elements "
+                f"but referenced with {numel} ({dtype.name}); the file is corrupt"
+            )
+        nbytes = numel * dtype.itemsize
+        # Check before reading: a corrupt count must not trigger a huge read.
+        raw = f.read(nbytes) if nbytes <= size - f.tell() else b""
+        if len(raw) != nbytes:
+            raise PthError(
+                f"{source}: truncated file: storage '{key}' needs {nbytes} "
+                f"bytes but only {size - f.tell()} remain"
+            )
+        buffers[key] = raw
+    for key, (dtype, numel) in storages.items():
+        if key not in buffers:
+            raise PthError(
+                f"{source}: missing data for storage '{key}' ({numel} x "
+                f"{dtype.name}); the storage key list does not include it"
+            )
+    # Legacy storage bytes are little-endian whatever the writer's host was.
+    return obj, buffers, "little"
+
+
+# -- common ----------------------------------------------------------------------
+
+
+def _unpickle(f, source: str, on_storage):
+    try:
+        return _Unpickler(f, source, on_storage).load()
+    except PthError:
+        raise
+    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, KeyError,
+            IndexError, AttributeError, MemoryError, OverflowError,
+            UnicodeDecodeError) as e:
+        raise PthError(
+            f"{source}: truncated or corrupt pickle ({type(e).__name__}: {e}); "
+            "expected a state dict written by torch.save"
+        ) from e
+
+
+def _materialise(name: str, ref: _TensorRef, buffers, byteorder: str, source: str):
+    storage, dtype = ref.storage, ref.dtype
+    raw = buffers[storage.key]
+    start = storage.offset * storage.dtype.itemsize  # bytes, into the record
+    window = storage.numel * storage.dtype.itemsize  # bytes visible to the view
+    numel = math.prod(ref.shape)
+    if numel == 0:
+        end = 0
+    else:
+        last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride))
+        end = (last + 1) * dtype.itemsize
+    if end > window:
+        raise PthError(
+            f"{source}: tensor '{name}' (size {ref.shape}, stride {ref.stride}, "
+            f"offset {ref.offset}, {dtype.name}) needs {end} bytes of storage "
+            f"'{storage.key}' but the storage holds only {window}; the file is "
+            "corrupt"
+        )
+    np_dtype = np.dtype(("<" if byteorder == "little" else ">") + dtype.numpy)
+    if numel == 0:
+        out = np.empty(ref.shape, np_dtype)
+    else:
+        flat = np.frombuffer(
+            raw, dtype=np.uint8, count=window, offset=start
+        )[ref.offset * dtype.itemsize:end]
+        # Align the base and view it as the element type; the copy below makes
+        # every result contiguous and independent of shared storages.
+        flat = np.array(flat, copy=True).view(np_dtype)
+        strides = tuple(s * dtype.itemsize for s in ref.stride)
+        view = np.lib.stride_tricks.as_strided(
+            flat, shape=ref.shape, strides=strides, writeable=False
+        )
+        if view.flags.c_contiguous:  # the usual case: spare a second copy
+            out = flat.reshape(ref.shape)
+        else:
+            out = np.array(view, copy=True, order="C")
+    out = out.astype(np_dtype.newbyteorder("="), copy=False)
+    if dtype.name == "bfloat16":
+        # bfloat16 is the top half of a float32: widening is exact.
+        out = (out.astype(np.uint32) << 16).view(np.float32)
+    return out  # not np.ascontiguousarray: that turns 0-d tensors into 1-d
+
+
+def _source_name(path_or_fileobj) -> str:
+    if isinstance(path_or_fileobj, (str, bytes, os.PathLike)):
+        return os.fsdecode(path_or_fileobj)
+    return str(getattr(path_or_fileobj, "name", "<file object>"))
+
+
+def load_state_dict(path_or_fileobj) -> "collections.OrderedDict[str, np.ndarray]":
+    """Reads a PyTorch state dict file without importing torch.
+
+    Args:
+        path_or_fileobj: path of a ``.pth`` file (zip or legacy format), or a
+            binary file object opened on one.
+
+    Returns:
+        An ordered dict from parameter names (e.g. ``"features.0.weight"``) to
+        C-contiguous numpy arrays with the tensors' shapes and dtypes
+        (bfloat16 is widened to float32, exactly).
+
+    Raises:
+        PthError: the file is not a ``.pth`` file, is truncated or corrupt,
+            references globals other than those of a state dict, or holds
+            something other than a flat mapping of names to tensors.
+    """
+    source = _source_name(path_or_fileobj)
+    if isinstance(path_or_fileobj, (str, bytes, os.PathLike)):
+        try:
+            f = open(path_or_fileobj, "rb")
+        except OSError as e:
+            raise PthError(f"{source}: cannot open ({e})") from e
+        with f:
+            return _load(f, source)
+    f = path_or_fileobj
+    if not (hasattr(f, "seekable") and f.seekable()):
+        f = io.BytesIO(f.read())
+    return _load(f, source)
+
+
+def _load(f, source: str):
+    start = f.tell()
+    head = f.read(4)
+    f.seek(start)
+    if head == _ZIP_MAGIC:
+        obj, buffers, byteorder = _load_zip(f, source)
+    elif len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        obj, buffers, byteorder = _load_legacy(f, source)
+    elif head and (_ZIP_MAGIC.startswith(head) or head == b"\x80"):
+        raise PthError(
+            f"{source}: truncated file of {len(head)} bytes; expected a "
+            "complete PyTorch .pth file"
+        )
+    else:
+        hint = " (a PNG image)" if head == b"\x89PNG" else ""
+        raise PthError(
+            f"{source}: not a PyTorch .pth file: starts with {head!r}{hint}; "
+            "expected a zip archive (b'PK\\x03\\x04') or a pickle (b'\\x80\\x02')"
+            if head else f"{source}: empty file; expected a PyTorch .pth file"
+        )
+
+    if not isinstance(obj, dict):
+        raise PthError(
+            f"{source}: holds {_describe(obj)}; expected a plain state dict "
+            "mapping parameter names to tensors"
+        )
+    bad = [k for k, v in obj.items() if not isinstance(v, _TensorRef)]
+    if bad or not all(isinstance(k, str) for k in obj):
+        keys = ", ".join(repr(k) for k in list(obj)[:10])
+        more = f" and {len(obj) - 10} more" if len(obj) > 10 else ""
+        wrapped = [k for k in ("state_dict", "model") if k in obj]
+        hint = (
+            f" It looks like a checkpoint wrapping the weights under "
+            f"{wrapped[0]!r}; save that entry on its own with torch."
+            if wrapped else ""
+        )
+        raise PthError(
+            f"{source}: holds {_describe(obj)} with keys [{keys}{more}] whose "
+            f"values are not all tensors (e.g. {bad[0]!r} is "
+            f"{_describe(obj[bad[0]])}); expected a plain state dict mapping "
+            f"names to tensors.{hint}" if bad else
+            f"{source}: holds a {type(obj).__name__} with non-string keys; "
+            "expected a plain state dict mapping names to tensors"
+        )
+    out = collections.OrderedDict()
+    for k, v in obj.items():
+        try:
+            out[k] = _materialise(k, v, buffers, byteorder, source)
+        except (MemoryError, ValueError, OverflowError) as e:
+            raise PthError(
+                f"{source}: tensor '{k}' of size {v.shape} cannot be built "
+                f"({type(e).__name__}: {e}); the file is corrupt or too large"
+            ) from e
+    return out
+
+
+def check_state_dict(
+    state: Mapping[str, np.ndarray],
+    expected: Mapping[str, Iterable[int]],
+    allowed_extra_prefixes: Iterable[str] | str = (),
+    source: str = "state dict",
+) -> "collections.OrderedDict[str, np.ndarray]":
+    """Strictly checks a state dict's keys and shapes.
+
+    Args:
+        state: mapping of names to arrays, e.g. from `load_state_dict`.
+        expected: mapping of every required name to its shape.
+        allowed_extra_prefixes: names starting with one of these may be
+            present without being expected (e.g. ``"classifier."``).
+        source: what ``state`` came from, for error messages (a file name).
+
+    Returns:
+        An ordered dict of the expected entries only, in ``expected``'s order.
+
+    Raises:
+        PthError: listing every missing key, unexpected key and shape mismatch.
+    """
+    if isinstance(allowed_extra_prefixes, str):
+        allowed_extra_prefixes = (allowed_extra_prefixes,)
+    prefixes = tuple(allowed_extra_prefixes)
+    expected = {k: tuple(int(n) for n in v) for k, v in expected.items()}
+    missing = [k for k in expected if k not in state]
+    unexpected = [
+        k for k in state if k not in expected and not k.startswith(prefixes)
+    ]
+    mismatched = [
+        f"{k}: got shape {tuple(np.shape(state[k]))}, expected {expected[k]}"
+        for k in expected
+        if k in state and tuple(np.shape(state[k])) != expected[k]
+    ]
+    problems = []
+    if missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    if mismatched:
+        problems.append("shape mismatches: " + "; ".join(mismatched))
+    if problems:
+        raise PthError(
+            f"{source}: does not match the expected weights ({len(expected)} "
+            "keys): " + " | ".join(problems)
+        )
+    return collections.OrderedDict((k, state[k]) for k in expected)
