@@ -228,3 +228,14 @@ def test_wrong_trunk_file_names_the_key(random_trunk_file, tmp_path):
         lpips_tf.LPIPS(net="alex", trunk_weights=str(tmp_path / "broken.npz"))
     with pytest.raises(ValueError, match=r"features\.0\.weight"):
         lpips_tf.LPIPS(net="squeeze", trunk_weights=random_trunk_file("alex"))
+
+
+def test_caffe_scaling_matches_keras_vgg16_preprocessing():
+    # trunk_weights="keras" feeds Keras' VGG16 weights what keras.applications expects.
+    rng = np.random.default_rng(7)
+    x = random_images(rng, (2, 5, 6, 3))
+    expected = keras.applications.vgg16.preprocess_input((x + 1.0) * 127.5)
+    got = np.asarray(lpips_layers.ScalingLayer("caffe")(x))
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    model = lpips_tf.LPIPS(net="vgg", trunk_weights=None, lin_weights=None, input_scaling="caffe")
+    assert lpips_tf.LPIPS.from_config(model.get_config()).input_scaling == "caffe"
