@@ -1,0 +1,322 @@
+"""Download, unpack and verify the official BAPPS tarballs.
+
+    python -m lpips_tf.data.download --out ./dataset --which 2afc_val,jnd
+
+2afc_val + jnd are about 1.4 GB, 2afc_train about 5.2 GB; the time is that of
+the download plus a minute or two to unpack and check. Rerunning resumes an
+interrupted download (HTTP Range into `<name>.tar.gz.part`) and skips parts
+already verified (a `.bapps_<part>.json` marker in the output folder).
+
+Offline machines: fetch the tarballs elsewhere (URLs in `TARBALLS`), put them
+in the output folder under their own names, and rerun; a complete tarball that
+is already there is unpacked without any network access.
+
+Unpacking refuses members that would land outside the output folder (absolute
+paths, "..", links pointing out, devices). Whatever folder prefix the tarball
+uses, its split folder ends up at `<out>/2afc/{train,val}` or `<out>/jnd/val`.
+Verification indexes every expected subset with `lpips_tf.data.bapps`
+(sub-folders, equal counts and stems, judgments in [0, 1], image headers and
+trailers) and compares the counts with the published ones (reported to a
+tenth of a thousand, so only a gross difference is an error).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+from lpips_tf.data import bapps
+
+__all__ = ["BASE_URL", "DownloadError", "PARTS", "download", "fetch", "safe_extract", "verify"]
+
+BASE_URL = "https://perceptual-similarity.s3.us-west-2.amazonaws.com/dataset/"
+
+
+class DownloadError(RuntimeError):
+    """A tarball could not be fetched or unpacked."""
+
+
+# part -> (tarball, kind, split, {subset: approximate published count}).
+PARTS = {
+    "2afc_train": (
+        "twoafc_train.tar.gz", "2afc", "train",
+        {"traditional": 56_600, "cnn": 38_100, "mix": 56_600},
+    ),
+    "2afc_val": (
+        "twoafc_val.tar.gz", "2afc", "val",
+        {"traditional": 4_700, "cnn": 4_700, "superres": 10_900, "deblur": 9_400,
+         "color": 4_700, "frameinterp": 1_900},
+    ),
+    "jnd": ("jnd.tar.gz", "jnd", "val", {"traditional": 4_800, "cnn": 4_800}),
+}
+TARBALLS = {part: BASE_URL + spec[0] for part, spec in PARTS.items()}
+_CHUNK = 1 << 20
+
+
+def _progress(total):
+    """A Keras progress bar when available, else a plain one on stderr."""
+    try:
+        import keras
+
+        bar = keras.utils.Progbar(total, unit_name="byte")
+        return lambda done: bar.update(done)
+    except ImportError:  # pragma: no cover - keras is a dependency
+        last = [0.0]
+
+        def update(done):
+            now = time.monotonic()
+            if now - last[0] > 1 or done == total:
+                last[0] = now
+                print(f"\r{done / 1e6:.1f} / {(total or 0) / 1e6:.1f} MB", end="", file=sys.stderr)
+
+        return update
+
+
+def _offline_message(url, dest, reason):
+    return (
+        f"Could not download {url}: {reason}.\n"
+        f"If this machine is offline, download that file on another machine and put it at\n"
+        f"  {dest}\n"
+        f"(a partial download can go to {dest}.part and will be resumed), then rerun this command;\n"
+        f"a complete tarball already in place is unpacked without network access."
+    )
+
+
+def fetch(url, dest, progress=True, timeout=60):
+    """Downloads `url` to `dest`, resuming from `dest + ".part"`.
+
+    The `.part` file is renamed to `dest` only once the byte count matches
+    the server's (when the server states it). A server that ignores Range
+    (answers 200 to a ranged request) restarts the download from zero.
+
+    Raises:
+      DownloadError: when the server cannot be reached or the transfer fails,
+        with instructions for a manual download.
+    """
+    if os.path.exists(dest):
+        return dest
+    part = dest + ".part"
+    have = os.path.getsize(part) if os.path.exists(part) else 0
+    headers = {"User-Agent": "lpips_tf"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:
+            # Range not satisfiable: the part file already holds everything.
+            os.replace(part, dest)
+            return dest
+        raise DownloadError(_offline_message(url, dest, f"HTTP {e.code} {e.reason}")) from e
+    except (urllib.error.URLError, socket.timeout, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DownloadError(_offline_message(url, dest, reason)) from e
+    with response:
+        status = getattr(response, "status", None) or response.getcode()
+        length = response.headers.get("Content-Length")
+        length = int(length) if length is not None else None
+        if have and status == 206:
+            mode, start = "ab", have
+            total = have + length if length is not None else None
+        else:
+            # Fresh download, or a server / file:// URL that ignores Range.
+            mode, start, total = "wb", 0, length
+        update = _progress(total) if progress else None
+        done = start
+        try:
+            with open(part, mode) as f:
+                while True:
+                    chunk = response.read(_CHUNK)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    done += len(chunk)
+                    if update:
+                        update(done)
+        except (OSError, socket.timeout) as e:
+            raise DownloadError(
+                _offline_message(url, dest, f"transfer interrupted after {done} bytes ({e})")
+            ) from e
+    if total is not None and done != total:
+        raise DownloadError(
+            _offline_message(url, dest, f"received {done} of {total} bytes; rerun to resume")
+        )
+    os.replace(part, dest)
+    return dest
+
+
+def _check_member(member, root):
+    name = member.name
+    if os.path.isabs(name) or name.startswith(("/", "\\")):
+        return f"absolute path {name!r}"
+    target = os.path.realpath(os.path.join(root, name))
+    if os.path.commonpath([target, root]) != root:
+        return f"path {name!r} leaves the output folder"
+    if member.issym() or member.islnk():
+        link = member.linkname
+        base = os.path.dirname(target) if member.issym() else root
+        if os.path.isabs(link) or os.path.commonpath(
+            [os.path.realpath(os.path.join(base, link)), root]
+        ) != root:
+            return f"link {name!r} -> {link!r} points outside the output folder"
+    if member.isdev() or member.isfifo():
+        return f"device or pipe {name!r}"
+    return None
+
+
+def safe_extract(tar_path, out_dir):
+    """Unpacks a tarball into `out_dir`, refusing members that would escape it.
+
+    Raises:
+      DownloadError: naming the tarball and the offending member, or when the
+        tarball is damaged.
+    """
+    root = os.path.realpath(out_dir)
+    os.makedirs(root, exist_ok=True)
+    try:
+        with tarfile.open(tar_path, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                problem = _check_member(member, root)
+                if problem:
+                    raise DownloadError(f"Refusing to unpack {tar_path}: {problem}.")
+            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(root, members=members, **kwargs)
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise DownloadError(
+            f"Cannot unpack {tar_path} ({e}). The file is damaged or incomplete: delete it and rerun."
+        ) from e
+
+
+def _find_split_dir(root, expected):
+    """The folder under `root` holding the most of the `expected` subset folders."""
+    best, best_hits = None, 0
+    for folder, dirs, _ in os.walk(root):
+        hits = len(set(dirs) & set(expected))
+        if hits > best_hits:
+            best, best_hits = folder, hits
+        if folder[len(root):].count(os.sep) >= 4:
+            dirs[:] = []
+    return best
+
+
+def verify(out_dir, part, check_images=True):
+    """Checks an unpacked part; returns {subset: count}.
+
+    Raises:
+      bapps.DataError: for a missing subset, malformed data, or a count far
+        (over 5%) from the published one.
+    """
+    _, kind, split, expected = PARTS[part]
+    counts = {}
+    for name, approx in expected.items():
+        subset = f"{split}/{name}"
+        if kind == "2afc":
+            index = bapps.index_2afc(out_dir, [subset], check_images=check_images)
+        else:
+            index = bapps.index_jnd(out_dir, [subset], check_images=check_images)
+        counts[subset] = len(index)
+        if abs(len(index) - approx) > 0.05 * approx:
+            raise bapps.DataError(
+                f"{os.path.join(out_dir, kind, subset)} holds {len(index)} items; the published "
+                f"count is about {approx}. The download or unpacking is incomplete."
+            )
+    return counts
+
+
+def _marker(out_dir, part):
+    return os.path.join(out_dir, f".bapps_{part}.json")
+
+
+def download(out_dir, which=("2afc_train", "2afc_val", "jnd"), base_url=BASE_URL,
+             keep_archive=False, progress=True, force=False, check_images=True):
+    """Fetches, unpacks and verifies BAPPS parts into `out_dir`.
+
+    Args:
+      out_dir: dataset root; gets `2afc/` and `jnd/`.
+      which: parts, from "2afc_train", "2afc_val", "jnd".
+      base_url: where the tarballs live (tests use a local server).
+      keep_archive: keep the tarball after a verified unpacking.
+      progress: show a progress bar.
+      force: redo parts that already have a verification marker.
+      check_images: let verification check every image's bytes.
+
+    Returns:
+      {part: {subset: count}}.
+    """
+    if isinstance(which, str):
+        which = [w for w in which.split(",") if w]
+    unknown = [w for w in which if w not in PARTS]
+    if unknown:
+        raise ValueError(f"Unknown parts {unknown}; choose from {list(PARTS)}. Received: which={which!r}")
+    os.makedirs(out_dir, exist_ok=True)
+    results = {}
+    for part in which:
+        tarball, kind, split, expected = PARTS[part]
+        marker = _marker(out_dir, part)
+        if os.path.exists(marker) and not force:
+            with open(marker) as f:
+                results[part] = json.load(f)["counts"]
+            print(f"{part}: already downloaded and verified ({marker}).")
+            continue
+        url = base_url.rstrip("/") + "/" + tarball
+        archive = os.path.join(out_dir, tarball)
+        print(f"{part}: fetching {url}")
+        fetch(url, archive, progress=progress)
+        staging = os.path.join(out_dir, f".unpack_{part}")
+        shutil.rmtree(staging, ignore_errors=True)
+        print(f"{part}: unpacking {archive}")
+        safe_extract(archive, staging)
+        found = _find_split_dir(staging, expected)
+        if found is None:
+            raise bapps.DataError(
+                f"{archive} does not contain the expected {kind}/{split} subsets {sorted(expected)}."
+            )
+        target = os.path.join(out_dir, kind, split)
+        os.makedirs(target, exist_ok=True)
+        for name in sorted(os.listdir(found)):
+            src, dst = os.path.join(found, name), os.path.join(target, name)
+            if os.path.exists(dst):
+                shutil.rmtree(dst) if os.path.isdir(dst) else os.remove(dst)
+            shutil.move(src, dst)
+        shutil.rmtree(staging, ignore_errors=True)
+        print(f"{part}: verifying {target}")
+        counts = verify(out_dir, part, check_images=check_images)
+        with open(marker, "w") as f:
+            json.dump({"part": part, "url": url, "counts": counts, "time": time.time()}, f, indent=2)
+        if not keep_archive:
+            os.remove(archive)
+        results[part] = counts
+        print(f"{part}: OK {counts}")
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m lpips_tf.data.download",
+        description="Download, unpack and verify the official BAPPS dataset (6.6 GB in all).",
+    )
+    parser.add_argument("--out", required=True, help="dataset root (gets 2afc/ and jnd/)")
+    parser.add_argument("--which", default="2afc_train,2afc_val,jnd",
+                        help="comma-separated parts: 2afc_train, 2afc_val, jnd")
+    parser.add_argument("--base_url", default=BASE_URL, help="where the tarballs are served")
+    parser.add_argument("--keep_archive", action="store_true", help="keep the .tar.gz files")
+    parser.add_argument("--force", action="store_true", help="redo verified parts")
+    args = parser.parse_args(argv)
+    try:
+        download(args.out, args.which, args.base_url, args.keep_archive, force=args.force)
+    except (DownloadError, bapps.DataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
