@@ -458,7 +458,7 @@ def server():
     """A loopback-only HTTP server; yields (base_url, handler class)."""
     handler = type("Handler", (_RangeHandler,), {"payload": b"", "ranges": []})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", handler
     httpd.shutdown()
