@@ -1,0 +1,457 @@
+"""Scoring perceptual metrics on BAPPS-layout data: the library behind evaluate.py.
+
+A *distance function* takes two float32 NHWC batches in [-1, 1] and returns
+one distance per pair, (N,). `resolve_variants` turns names ("alex",
+"vgg-cos", "l2"), trained-model folders (`<out_dir>/<variant>/model.keras`)
+and callables into distance functions; `evaluate` runs them over 2AFC and JND
+subsets (each image batch decoded once for all variants); `write_outputs`
+writes `results.json`, `results.md` and `comparison.png`.
+
+results.json maps each variant to
+`{"2afc": {subset: score, "mean": score}, "jnd": {subset: mAP}, "ci": {...}}`
+(scores are fractions in [0, 1]; "ci" holds 95% bootstrap intervals as
+[low, high] under the same keys) plus a "human" entry with the 2AFC ceiling.
+Subsets of the val split are keyed by their short name ("traditional");
+others keep their split ("train/traditional").
+"""
+
+import json
+import os
+import re
+import time
+
+import numpy as np
+
+from lpips_tf import scoring
+from lpips_tf.data import bapps
+
+__all__ = [
+    "BASELINES",
+    "SYNTHETIC_WARNING",
+    "evaluate",
+    "format_markdown",
+    "plot_comparison",
+    "resolve_sets",
+    "resolve_variants",
+    "write_outputs",
+]
+
+SYNTHETIC_WARNING = "SYNTHETIC DATA: judgments are simulated observers, NOT human judgments"
+NETS = ("alex", "vgg", "squeeze")
+_OFFICIAL = re.compile(r"^(alex|vgg|squeeze)(?:-(lin|cos|base|baseline))?(?:-v?(0\.0|0\.1))?$")
+
+
+def _l2(x0, x1):
+    return scoring.l2_distance(x0, x1, colorspace="Lab")
+
+
+def _ssim(x0, x1):
+    return scoring.ssim_distance(x0, x1, colorspace="Lab")
+
+
+# The paper's baselines, in Lab like the official scripts.
+BASELINES = {"l2": _l2, "ssim": _ssim}
+
+
+# ----------------------------------------------------------------------------
+# Variants.
+
+
+def model_distance_fn(model):
+    """Wraps a Keras model called as `model([x0, x1])` -> (N,) into a distance function."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def call(x0, x1):
+        return model([x0, x1], training=False)
+
+    return lambda x0, x1: np.asarray(call(x0, x1)).reshape(-1)
+
+
+def _saved_model_distance_fn(path):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    return lambda x0, x1: np.asarray(serve(image0=x0, image1=x1)["distance"]).reshape(-1)
+
+
+def _load_trained(path):
+    """Distance function of a train.py output folder or a .keras file."""
+    import keras
+
+    import lpips_tf  # noqa: F401  (registers the custom layers for deserialisation)
+
+    if os.path.isfile(path) and path.endswith(".keras"):
+        return model_distance_fn(keras.saving.load_model(path))
+    keras_file = os.path.join(path, "model.keras")
+    if os.path.isfile(keras_file):
+        return model_distance_fn(keras.saving.load_model(keras_file))
+    saved = os.path.join(path, "saved_model")
+    if os.path.isdir(saved):
+        return _saved_model_distance_fn(saved)
+    raise FileNotFoundError(
+        f"{path} has neither model.keras nor saved_model/ (expected a folder written by train.py)."
+    )
+
+
+def _official(match, trunk_weights):
+    import lpips_tf
+
+    net, kind, version = match.group(1), match.group(2) or "lin", match.group(3) or "0.1"
+    lin = kind == "lin"
+    model = lpips_tf.LPIPS(
+        net=net, version=version, lpips=lin, spatial=False, trunk_weights=trunk_weights,
+        lin_weights="official" if lin else None,
+    )
+    return model_distance_fn(model)
+
+
+def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
+    """Maps variant specs to distance functions.
+
+    Args:
+      specs: list (or comma-separated string) of
+        * official pretrained variants: "alex", "vgg", "squeeze" (LPIPS with
+          the authors' lin weights), "-cos" / "-base" for the plain
+          deep-feature distance ("alex-cos"), "-v0.0" for version 0.0;
+        * "l2", "ssim": the baselines;
+        * a path to a train.py output folder (`model.keras` or
+          `saved_model/` inside) or to a .keras file; named by its folder;
+        * or a `(name, callable)` pair.
+      trunk_weights: passed to `lpips_tf.LPIPS` for official variants
+        ("torchvision", "keras", None or a path).
+      baselines: add "l2" and "ssim" when not already listed.
+
+    Returns:
+      dict name -> distance function, in the order given (baselines last).
+    """
+    if isinstance(specs, str):
+        specs = [s.strip() for s in specs.split(",") if s.strip()]
+    variants = {}
+    for spec in specs or []:
+        if isinstance(spec, tuple):
+            name, fn = spec
+        elif spec in BASELINES:
+            name, fn = spec, BASELINES[spec]
+        elif os.path.exists(spec):
+            name = os.path.basename(os.path.normpath(spec))
+            if name.endswith(".keras"):
+                name = name[: -len(".keras")]
+            if name == "model":  # <out_dir>/<variant>/model.keras
+                name = os.path.basename(os.path.dirname(os.path.abspath(spec)))
+            fn = _load_trained(spec)
+        elif _OFFICIAL.match(spec):
+            name, fn = spec, _official(_OFFICIAL.match(spec), trunk_weights)
+        else:
+            raise ValueError(
+                "A variant must be an official name (alex, vgg, squeeze, optionally with -cos and "
+                "-v0.0), l2, ssim, or an existing path to a train.py output folder. "
+                f"Received: {spec!r}"
+            )
+        if name in variants:
+            raise ValueError(f"Variant name {name!r} appears twice. Received: specs={specs!r}")
+        variants[name] = fn
+    if baselines:
+        for name, fn in BASELINES.items():
+            variants.setdefault(name, fn)
+    if not variants:
+        raise ValueError("No variants to evaluate.")
+    return variants
+
+
+# ----------------------------------------------------------------------------
+# Sets.
+
+
+def resolve_sets(data_dir, sets="all"):
+    """Expands --sets into {"2afc": [subsets], "jnd": [subsets]}.
+
+    Args:
+      sets: comma-separated (or list) entries: "all" (every val subset
+        present), "2afc" / "jnd" (every val subset of that kind), or one
+        subset such as "2afc/val/cnn", "jnd/val/traditional", "2afc/train/mix".
+    """
+    if isinstance(sets, str):
+        sets = [s.strip() for s in sets.split(",") if s.strip()]
+    out = {"2afc": [], "jnd": []}
+
+    def add(kind, subsets):
+        out[kind] += [s for s in subsets if s not in out[kind]]
+
+    for entry in sets:
+        if entry == "all":
+            found = False
+            for kind in out:
+                if os.path.isdir(os.path.join(data_dir, kind, "val")):
+                    add(kind, bapps.find_subsets(data_dir, kind, "val"))
+                    found = True
+            if not found:
+                raise bapps.DataError(
+                    f"No 2afc/val or jnd/val folder in {data_dir} (expected the BAPPS layout)."
+                )
+        elif entry in out:
+            add(entry, bapps.find_subsets(data_dir, entry, "val"))
+        else:
+            kind, _, subset = entry.partition("/")
+            if kind not in out or subset.count("/") != 1:
+                raise ValueError(
+                    'Sets are "all", "2afc", "jnd" or "<kind>/<split>/<subset>" such as '
+                    f'"2afc/val/cnn". Received: {entry!r}'
+                )
+            add(kind, [subset])
+    if not out["2afc"] and not out["jnd"]:
+        raise ValueError(f"No sets to evaluate. Received: sets={sets!r}")
+    return out
+
+
+def _key(subset):
+    split, _, name = subset.partition("/")
+    return name if split == "val" else subset
+
+
+# ----------------------------------------------------------------------------
+# Evaluation.
+
+
+def _progress(target, name, enabled):
+    if not enabled:
+        return lambda step: None
+    import keras
+
+    print(name)
+    bar = keras.utils.Progbar(target, unit_name="batch")
+    return bar.update
+
+
+def _collect(dataset, steps, variants, pairs, name, progress):
+    """Runs every variant on every batch; returns ({variant: {pair: d}}, labels)."""
+    dists = {v: {p: [] for p in pairs} for v in variants}
+    labels = []
+    update = _progress(steps, name, progress)
+    for step, (images, label_batch) in enumerate(dataset, start=1):
+        images = {k: v.numpy() for k, v in images.items()}
+        for v, fn in variants.items():
+            for p, (a, b) in pairs.items():
+                dists[v][p].append(np.asarray(fn(images[a], images[b]), np.float64).reshape(-1))
+        labels.append(label_batch.numpy().reshape(-1))
+        update(step)
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)
+    return {v: {p: cat(d) for p, d in ds.items()} for v, ds in dists.items()}, cat(labels)
+
+
+def _exact_labels(labels, index_labels):
+    """The index's float64 judgments, after checking they align with the batches'."""
+    if labels.shape != index_labels.shape or not np.allclose(labels, index_labels, atol=1e-6):
+        raise RuntimeError("Batches came out of order; cannot align judgments.")
+    return index_labels
+
+
+def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot=1000,
+             alpha=0.05, seed=0, progress=True):
+    """Scores distance functions on 2AFC and JND subsets.
+
+    Args:
+      data_dir: dataset root in the BAPPS layout.
+      variants: dict name -> distance function (see `resolve_variants`).
+      sets: see `resolve_sets`.
+      load_size, batch_size: as in `lpips_tf.data.twoafc_dataset`.
+      n_boot, alpha, seed: bootstrap of the confidence intervals.
+      progress: a progress bar per subset.
+
+    Returns:
+      The results dict (schema in the module docstring), with extra
+      "_details" (per-subset arrays, not written to JSON) and "_info" entries.
+    """
+    start = time.perf_counter()
+    sets = resolve_sets(data_dir, sets)
+    results = {v: {"2afc": {}, "jnd": {}, "ci": {"2afc": {}, "jnd": {}}} for v in variants}
+    synthetic = os.path.isfile(os.path.join(data_dir, "synthetic.json"))
+    human = {"2afc": {}, "jnd": {}, "ci": {"2afc": {}, "jnd": {}},
+             "observers": "simulated (synthetic data)" if synthetic else "human"}
+    details = {"2afc": {}, "jnd": {}}
+    counts = {"2afc": {}, "jnd": {}}
+    per_item = {v: [] for v in variants}
+    human_items = []
+
+    if sets["2afc"]:
+        for subset, index, ds in bapps.subset_datasets(data_dir, "2afc", sets["2afc"], load_size, batch_size):
+            key = _key(subset)
+            steps = -(-len(index) // batch_size)
+            dists, judge = _collect(ds, steps, variants,
+                                    {"d0": ("ref", "p0"), "d1": ("ref", "p1")},
+                                    f"2afc {subset} ({len(index)} triplets)", progress)
+            judge = _exact_labels(judge, index.judge)
+            counts["2afc"][key] = len(index)
+            details["2afc"][key] = {"judge": judge}
+            for v in variants:
+                score, info = scoring.score_2afc(dists[v]["d0"], dists[v]["d1"], judge)
+                results[v]["2afc"][key] = score
+                results[v]["ci"]["2afc"][key] = list(scoring.bootstrap_ci(
+                    info["scores"], n_boot=n_boot, alpha=alpha, seed=seed))
+                per_item[v].append(info["scores"])
+                details["2afc"][key][v] = dists[v]
+            ceiling, info = scoring.human_ceiling_2afc(judge)
+            human["2afc"][key] = ceiling
+            human["ci"]["2afc"][key] = list(scoring.bootstrap_ci(
+                info["scores"], n_boot=n_boot, alpha=alpha, seed=seed))
+            human_items.append(info["scores"])
+        for v in variants:
+            scores = [results[v]["2afc"][k] for k in counts["2afc"]]
+            results[v]["2afc"]["mean"] = float(np.mean(scores))
+            results[v]["ci"]["2afc"]["mean"] = list(scoring.bootstrap_ci_of_mean(
+                per_item[v], n_boot=n_boot, alpha=alpha, seed=seed))
+        human["2afc"]["mean"] = float(np.mean([human["2afc"][k] for k in counts["2afc"]]))
+        human["ci"]["2afc"]["mean"] = list(scoring.bootstrap_ci_of_mean(
+            human_items, n_boot=n_boot, alpha=alpha, seed=seed))
+
+    if sets["jnd"]:
+        for subset, index, ds in bapps.subset_datasets(data_dir, "jnd", sets["jnd"], load_size, batch_size):
+            key = _key(subset)
+            steps = -(-len(index) // batch_size)
+            dists, same = _collect(ds, steps, variants, {"d": ("p0", "p1")},
+                                   f"jnd {subset} ({len(index)} pairs)", progress)
+            same = _exact_labels(same, index.same)
+            counts["jnd"][key] = len(index)
+            details["jnd"][key] = {"same": same}
+            mapfn = lambda d, s: scoring.score_jnd(d, s)[0]
+            for v in variants:
+                results[v]["jnd"][key] = scoring.score_jnd(dists[v]["d"], same)[0]
+                results[v]["ci"]["jnd"][key] = list(scoring.bootstrap_ci(
+                    (dists[v]["d"], same), statistic=mapfn, n_boot=n_boot, alpha=alpha, seed=seed))
+                details["jnd"][key][v] = dists[v]
+    results["human"] = human
+    results["_details"] = details
+    results["_info"] = {
+        "data_dir": os.path.abspath(data_dir),
+        "synthetic": synthetic,
+        "warning": SYNTHETIC_WARNING if synthetic else None,
+        "counts": counts,
+        "load_size": load_size,
+        "n_boot": n_boot,
+        "confidence": 1 - alpha,
+        "seconds": time.perf_counter() - start,
+    }
+    return results
+
+
+# ----------------------------------------------------------------------------
+# Outputs.
+
+
+def _variants(results):
+    return [k for k in results if not k.startswith("_") and k != "human"]
+
+
+def _cell(value, ci):
+    if value is None:
+        return "-"
+    if ci is None:
+        return f"{100 * value:.1f}"
+    return f"{100 * value:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def format_markdown(results):
+    """A Markdown table: one row per variant (and the human ceiling), scores x100 with 95% CIs."""
+    info = results.get("_info", {})
+    variants = _variants(results)
+    twoafc = list(results[variants[0]]["2afc"]) if variants else []
+    jnd = list(results[variants[0]]["jnd"]) if variants else []
+    cols = [("2afc", k) for k in twoafc] + [("jnd", k) for k in jnd]
+    header = ["variant"] + [
+        f"2AFC {k}" if kind == "2afc" else f"JND {k} (mAP)" for kind, k in cols
+    ]
+    lines = []
+    if info.get("synthetic"):
+        lines += [f"**{SYNTHETIC_WARNING}.**", ""]
+    conf = int(round(100 * info.get("confidence", 0.95)))
+    lines += [
+        f"Scores x100 with {conf}% bootstrap confidence intervals"
+        + (f" ({info['n_boot']} resamples)" if "n_boot" in info else "")
+        + "; 2AFC mean = unweighted mean over subsets.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    rows = variants + (["human"] if "human" in results else [])
+    for v in rows:
+        entry = results[v]
+        name = v
+        if v == "human":
+            name = "human ceiling" if entry.get("observers", "human") == "human" else "observer ceiling (simulated)"
+        cells = []
+        for kind, k in cols:
+            value = entry[kind].get(k)
+            ci = entry.get("ci", {}).get(kind, {}).get(k)
+            cells.append(_cell(value, ci))
+        lines.append("| " + " | ".join([name] + cells) + " |")
+    counts = info.get("counts")
+    if counts:
+        sizes = ", ".join(f"{kind} {k}: {n}" for kind in counts for k, n in counts[kind].items())
+        lines += ["", f"Items per subset: {sizes}. Data: {info.get('data_dir')}."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_comparison(results, path):
+    """Bar chart of 2AFC and JND scores per subset, with CI error bars, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = _variants(results)
+    kinds = [k for k in ("2afc", "jnd") if variants and results[variants[0]][k]]
+    fig, axes = plt.subplots(
+        1, len(kinds), figsize=(max(7, 1.6 * sum(len(results[variants[0]][k]) for k in kinds) + 4), 4.5),
+        squeeze=False, gridspec_kw={"width_ratios": [len(results[variants[0]][k]) for k in kinds]},
+    )
+    width = 0.8 / max(1, len(variants))
+    colors = plt.get_cmap("tab10").colors
+    for ax, kind in zip(axes[0], kinds):
+        keys = list(results[variants[0]][kind])
+        x = np.arange(len(keys))
+        for i, v in enumerate(variants):
+            values = np.array([results[v][kind][k] for k in keys]) * 100
+            cis = np.array([results[v]["ci"][kind][k] for k in keys]) * 100
+            err = np.abs(cis.T - values[None])
+            ax.bar(x + (i - (len(variants) - 1) / 2) * width, values, width, yerr=err,
+                   capsize=2, label=v, color=colors[i % len(colors)])
+        human = results.get("human", {}).get(kind, {})
+        for j, k in enumerate(keys):
+            if k in human:
+                label = "observer ceiling" if j == 0 else None
+                ax.hlines(100 * human[k], j - 0.45, j + 0.45, colors="k", linestyles="--", label=label)
+        ax.set_xticks(x, keys, rotation=20)
+        ax.set_ylabel("2AFC score x100" if kind == "2afc" else "JND mAP x100")
+        ax.set_title("2AFC" if kind == "2afc" else "JND")
+        lows = [results[v]["ci"][kind][k][0] for v in variants for k in keys]
+        ax.set_ylim(max(0.0, 100 * min(lows) - 10), 100)
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="center right")
+    if results.get("_info", {}).get("synthetic"):
+        fig.suptitle(SYNTHETIC_WARNING, color="darkred", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.84, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def json_results(results):
+    """The JSON-serialisable part of `results` (variants and "human")."""
+    return {k: v for k, v in results.items() if not k.startswith("_")}
+
+
+def write_outputs(results, out_dir):
+    """Writes results.json, results.md and comparison.png; returns their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {
+        "json": os.path.join(out_dir, "results.json"),
+        "markdown": os.path.join(out_dir, "results.md"),
+        "chart": os.path.join(out_dir, "comparison.png"),
+    }
+    with open(paths["json"], "w") as f:
+        json.dump(json_results(results), f, indent=2)
+    with open(paths["markdown"], "w") as f:
+        f.write(format_markdown(results))
+    plot_comparison(results, paths["chart"])
+    return paths
