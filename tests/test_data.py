@@ -294,10 +294,24 @@ def test_twoafc_dataset_resizes_with_antialias(toy):
     root, images, _ = toy
     (x, _), = bapps.twoafc_dataset(root, ["val/toy"], load_size=6, batch_size=6).take(1)
     assert x["ref"].shape == (6, 6, 6, 3)
-    expected = tf.image.resize(images["ref"], [6, 6], method="bilinear", antialias=True)
-    expected = np.round(expected.numpy()) / 127.5 - 1.0
+    expected = tf.image.resize(images["ref"], [6, 6], method="bicubic", antialias=True)
+    expected = np.clip(np.round(expected.numpy()), 0, 255) / 127.5 - 1.0
     np.testing.assert_allclose(x["ref"].numpy(), expected, atol=1e-6)
     assert np.all(np.abs(x["ref"].numpy()) <= 1.0)
+
+
+def test_resize_matches_pil_bicubic_of_the_official_loader():
+    # PIL `Image.resize((64, 64), Image.BICUBIC)` of chelsea_256.png (Pillow, torch environment).
+    path = PHOTOS / "chelsea_256.png"
+    if not path.exists():
+        pytest.skip("tests/data/photos/chelsea_256.png is not present")
+    pil_pixels = {(0, 0): [143, 92, 77], (10, 20): [144, 99, 61], (31, 31): [104, 56, 34],
+                  (63, 5): [187, 155, 142], (40, 50): [149, 105, 64], (20, 60): [159, 122, 88]}
+    pil_mean = [148.343017578125, 108.670654296875, 79.13427734375]
+    ours = (bapps.load_image(str(path), load_size=64).numpy() + 1.0) * 127.5
+    for (y, x), rgb in pil_pixels.items():
+        np.testing.assert_allclose(ours[y, x], rgb, atol=2.0, err_msg=str((y, x)))
+    np.testing.assert_allclose(ours.reshape(-1, 3).mean(0), pil_mean, atol=0.25)
 
 
 def test_twoafc_dataset_shuffle_repeat_and_remainder(toy):
