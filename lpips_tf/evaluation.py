@@ -415,10 +415,13 @@ def plot_comparison(results, path):
             err = np.abs(cis.T - values[None])
             ax.bar(x + (i - (len(variants) - 1) / 2) * width, values, width, yerr=err,
                    capsize=2, label=v, color=colors[i % len(colors)])
-        human = results.get("human", {}).get(kind, {})
+        human_entry = results.get("human", {})
+        human = human_entry.get(kind, {})
+        ceiling = ("human ceiling" if human_entry.get("observers", "human") == "human"
+                   else "simulated-observer ceiling")
         for j, k in enumerate(keys):
             if k in human:
-                label = "observer ceiling" if j == 0 else None
+                label = ceiling if j == 0 else None
                 ax.hlines(100 * human[k], j - 0.45, j + 0.45, colors="k", linestyles="--", label=label)
         ax.set_xticks(x, keys, rotation=20)
         ax.set_ylabel("2AFC score x100" if kind == "2afc" else "JND mAP x100")
