@@ -1,0 +1,481 @@
+"""Training: judgment head, schedule, 2AFC metric, fits, resume after a kill, SavedModel, mirrored.
+
+Data: a synthetic BAPPS-layout set (100 train / 50 val triplets, 64 px, simulated observers).
+Trunks: seeded random AlexNet weights, so nothing here needs ../shared or a download. The runs in
+subprocesses (train.py killed and resumed, an uninterrupted reference, a MirroredStrategy run on
+two logical CPUs, a SavedModel consumer without lpips_tf) share module fixtures; about two minutes
+on two CPU cores in all.
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import keras
+import tensorflow as tf
+
+import lpips_tf
+from lpips_tf import training
+from lpips_tf.data import bapps
+from conftest import ROOT
+
+TRAIN = "train/traditional"
+VAL = "val/traditional"
+
+
+# ------------------------------------------------------------------------------------------------
+# Fixtures and helpers.
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from lpips_tf.data.synthetic import generate
+
+    root = tmp_path_factory.mktemp("bapps_synth")
+    generate(str(root), str(ROOT / "tests" / "data" / "photos"), n_train=100, n_val=50, n_jnd=0,
+             patch=64, seed=0, verbose=False)
+    return str(root)
+
+
+def _env(**extra):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
+               CUDA_VISIBLE_DEVICES="-1")
+    env.pop(training.KILL_ENV, None)
+    env.update(extra)
+    return env
+
+
+def _run(args, timeout=300, cwd=ROOT, **env):
+    return subprocess.run([sys.executable, *args], cwd=str(cwd), env=_env(**env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _history(run_dir):
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _config(run_dir):
+    with open(os.path.join(run_dir, "config.json")) as f:
+        return json.load(f)
+
+
+def _train_cli(dataset, trunk, out_dir, **flags):
+    args = ["train.py", "--data_dir", dataset, "--train_sets", TRAIN, "--val_sets", VAL,
+            "--variant", "alex-lin", "--trunk_weights", trunk, "--epochs", "1",
+            "--epochs_decay", "2", "--batch_size", "20", "--steps_per_epoch", "3",
+            "--dropout", "0", "--lr", "1e-3", "--seed", "1", "--verbose", "2",
+            "--out_dir", str(out_dir)]
+    for key, value in flags.items():
+        args += [f"--{key}", str(value)]
+    return args
+
+
+@pytest.fixture(scope="module")
+def resumed_runs(dataset, random_trunk_file, tmp_path_factory):
+    """train.py killed after epoch 1 of 3 and rerun, plus an uninterrupted reference run."""
+    trunk = random_trunk_file("alex")
+    out = tmp_path_factory.mktemp("resume")
+    killed = _run(_train_cli(dataset, trunk, out / "interrupted"),
+                  **{training.KILL_ENV: "1"})
+    run_dir = str(out / "interrupted" / "alex-lin")
+    after_kill = {
+        "returncode": killed.returncode,
+        "output": killed.stdout + killed.stderr,
+        "history": _history(run_dir) if os.path.exists(os.path.join(run_dir, "history.csv"))
+        else [],
+        "config": _config(run_dir),
+        "files": sorted(os.listdir(run_dir)),
+    }
+    resumed = _run(_train_cli(dataset, trunk, out / "interrupted"))
+    reference = _run(_train_cli(dataset, trunk, out / "reference"))
+    return {"after_kill": after_kill, "resumed": resumed, "reference": reference,
+            "run_dir": run_dir, "reference_dir": str(out / "reference" / "alex-lin"),
+            "trunk": trunk}
+
+
+MIRRORED_CHILD = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    from lpips_tf import training
+    data_dir, trunk, out_dir = sys.argv[1:4]
+    result = training.train(training.TrainConfig(
+        data_dir=data_dir, variant="alex-lin", train_sets="train/traditional",
+        val_sets="val/traditional", trunk_weights=trunk, epochs=1, epochs_decay=0, batch_size=20,
+        steps_per_epoch=2, out_dir=out_dir, strategy="mirrored", verbose=2))
+    print("RESULT", json.dumps({"history": result["history"],
+                               "devices": [d.name for d in tf.config.list_logical_devices("CPU")]}))
+""")
+
+
+@pytest.fixture(scope="module")
+def mirrored_run(dataset, random_trunk_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mirrored")
+    proc = _run(["-c", MIRRORED_CHILD, dataset, random_trunk_file("alex"), str(out)])
+    return {"proc": proc, "run_dir": str(out / "alex-lin")}
+
+
+@pytest.fixture(scope="module")
+def cosine_run(dataset, random_trunk_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cosine")
+    config = training.TrainConfig(
+        data_dir=dataset, variant="alex-cos", train_sets=TRAIN, val_sets=VAL,
+        trunk_weights=random_trunk_file("alex"), epochs=2, epochs_decay=1, batch_size=25,
+        lr=1e-2, out_dir=str(out), verbose=0)
+    lines = []
+    result = training.train(config, log=lines.append)
+    return {"result": result, "log": lines, "run_dir": str(out / "alex-cos"),
+            "trunk": random_trunk_file("alex")}
+
+
+# ------------------------------------------------------------------------------------------------
+# Pieces.
+
+
+def _head_numpy(head, d0, d1):
+    w = [np.asarray(v) for v in head.get_weights()]
+    x = np.stack([d0, d1, d0 - d1, d0 / (d1 + 0.1), d1 / (d0 + 0.1)], axis=-1)
+    for kernel, bias in ((w[0], w[1]), (w[2], w[3])):
+        x = x @ kernel + bias
+        x = np.where(x > 0, x, 0.2 * x)
+    logit = (x @ w[4] + w[5])[:, 0]
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def test_judgment_head_numbers_and_config_round_trip():
+    keras.utils.set_random_seed(0)
+    head = training.JudgmentHead(name="g")
+    d0 = np.array([0.1, 0.5, 0.0, 2.0], np.float32)
+    d1 = np.array([0.3, 0.5, 1.0, 0.2], np.float32)
+    p = np.asarray(head([d0, d1]))
+    assert p.shape == (4,) and np.all((p > 0) & (p < 1))
+    np.testing.assert_allclose(p, _head_numpy(head, d0, d1), rtol=1e-5)
+
+    config = head.get_config()
+    assert (config["hidden_units"], config["negative_slope"], config["epsilon"]) == (32, 0.2, 0.1)
+    clone = training.JudgmentHead.from_config(config)
+    clone.build()
+    clone.set_weights(head.get_weights())
+    assert clone.get_config() == config
+    np.testing.assert_allclose(np.asarray(clone([d0, d1])), p, rtol=1e-6)
+    revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(head))
+    assert isinstance(revived, training.JudgmentHead) and revived.get_config() == config
+
+
+def test_linear_decay_schedule_matches_the_official_staircase():
+    s = training.LinearDecaySchedule(1e-4, steps_per_epoch=10, epochs=5, epochs_decay=5)
+    # Official: epochs 1..6 (1-based) at lr, then lr drops by lr/5 after each epoch.
+    steps = [0, 9, 50, 59, 60, 69, 70, 99, 100, 10_000]
+    expected = [1, 1, 1, 1, 0.8, 0.8, 0.6, 0.2, 0.0, 0.0]
+    got = [float(s(step)) for step in steps]
+    np.testing.assert_allclose(got, np.array(expected) * 1e-4, rtol=1e-6, atol=1e-12)
+
+    smooth = training.LinearDecaySchedule(1e-4, 10, 5, 5, staircase=False)
+    np.testing.assert_allclose([float(smooth(x)) for x in (50, 75, 100)], [1e-4, 0.5e-4, 0.0],
+                               rtol=1e-6, atol=1e-12)
+    constant = training.LinearDecaySchedule(1e-3, 10, 5, 0)
+    assert float(constant(10_000)) == pytest.approx(1e-3)
+
+    revived = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(s))
+    assert isinstance(revived, training.LinearDecaySchedule)
+    assert revived.get_config() == s.get_config()
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        training.LinearDecaySchedule(1e-4, 0, 5, 5)
+
+
+def test_two_afc_score_by_hand_including_ties():
+    d0 = np.array([1.0, 2.0, 3.0, 3.0, 0.5], np.float32)
+    d1 = np.array([2.0, 1.0, 3.0, 4.0, 0.5], np.float32)
+    h = np.array([0.2, 0.6, 0.7, 1.0, 0.0], np.float32)
+    # d0<d1: 1-h | d1<d0: h | tie: 0.5
+    by_hand = [0.8, 0.6, 0.5, 0.0, 0.5]
+    np.testing.assert_allclose(np.asarray(training.two_afc_scores(d0, d1, h)), by_hand, rtol=1e-6)
+
+    metric = training.TwoAFCScore()
+    distances = np.stack([d0, d1], axis=-1)
+    metric.update_state(h[:2], distances[:2])
+    metric.update_state(h[2:], distances[2:])
+    assert float(metric.result()) == pytest.approx(np.mean(by_hand))
+    from lpips_tf.scoring import score_2afc
+
+    assert float(metric.result()) == pytest.approx(score_2afc(d0, d1, h)[0])
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
+    metric.update_state(h, distances, sample_weight=np.array([1, 1, 0, 0, 0], np.float32))
+    assert float(metric.result()) == pytest.approx(0.7)
+
+
+def test_variant_registry():
+    expected = {"alex-lin", "vgg-lin", "squeeze-lin", "alex-cos", "vgg-cos", "squeeze-cos",
+                "vgg-rand-cos", "alex-tune", "vgg-tune", "alex-scratch", "vgg-scratch"}
+    assert set(training.VARIANTS) == expected
+    for name, v in training.VARIANTS.items():
+        assert v.name == name and v.description
+        if name.endswith("-cos"):
+            assert not v.lpips and not v.trains_distance
+            assert "only the judgment network G" in v.description
+        else:
+            assert v.lpips and v.trains_distance
+        assert v.tune_trunk == (name.endswith("-tune") or name.endswith("-scratch"))
+        assert v.pretrained == (not name.endswith("-scratch") and name != "vgg-rand-cos")
+    with pytest.raises(ValueError, match="Known variants: alex-cos"):
+        training.get_variant("alex-linear")
+
+
+def test_2afc_model_outputs_share_one_distance_model(random_trunk_file):
+    distance = training.build_distance_model("alex-lin", random_trunk_file("alex"))
+    model = training.build_2afc_model(distance, image_size=48)
+    rng = np.random.default_rng(0)
+    x = {k: rng.uniform(-1, 1, (3, 48, 48, 3)).astype(np.float32) for k in ("ref", "p0", "p1")}
+    out = model(x, training=False)
+    assert set(out) == {"judgment", "distances"}
+    assert tuple(out["judgment"].shape) == (3,) and tuple(out["distances"].shape) == (3, 2)
+    np.testing.assert_allclose(np.asarray(out["distances"][:, 0]),
+                               np.asarray(distance([x["ref"], x["p0"]])), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(out["distances"][:, 1]),
+                               np.asarray(distance([x["ref"], x["p1"]])), rtol=1e-5)
+    # One shared distance model: its weights appear once.
+    assert sum(w.name == "kernel" and "lin0" in w.path for w in model.weights) == 1
+
+
+def test_short_fit_improves_the_loss_and_keeps_lin_weights_non_negative(dataset,
+                                                                        random_trunk_file):
+    keras.utils.set_random_seed(0)
+    distance = training.build_distance_model("alex-lin", random_trunk_file("alex"))
+    model = training.build_2afc_model(distance, image_size=64, learning_rate=3e-3)
+    initial = np.concatenate(distance.get_lin_weights())
+    train_ds = bapps.twoafc_dataset(dataset, [TRAIN], batch_size=25, shuffle=True, seed=0)
+    before = model.evaluate(train_ds, verbose=0, return_dict=True)
+    history = model.fit(train_ds, epochs=4, verbose=0, shuffle=False)
+    after = model.evaluate(train_ds, verbose=0, return_dict=True)
+    assert set(history.history) == {"loss", "two_afc"}
+    assert after["loss"] < before["loss"] - 1e-3, (before, after)
+    lin = np.concatenate(distance.get_lin_weights())
+    assert np.all(lin >= 0.0)
+    assert not np.allclose(lin, initial)
+
+
+# ------------------------------------------------------------------------------------------------
+# Whole runs.
+
+
+def test_cosine_variant_trains_only_the_head_and_its_2afc_score_is_fixed(cosine_run):
+    result, run_dir = cosine_run["result"], cosine_run["run_dir"]
+    rows = result["history"]
+    assert [r["epoch"] for r in rows] == [0, 1, 2]
+    val = [r["val_two_afc"] for r in rows]
+    np.testing.assert_allclose(val, val[0], rtol=0, atol=1e-7)
+    # The head does learn: the loss moves while the score cannot.
+    assert rows[-1]["val_loss"] < rows[0]["val_loss"]
+    assert result["distance_model"].trainable_weights == []
+    assert any("only the judgment network G trains" in line for line in cosine_run["log"])
+    config = _config(run_dir)
+    assert config["trains"].startswith("judgment network G only")
+    assert config["status"] == "finished" and config["data"]["synthetic"] is True
+    assert "SYNTHETIC" in config["data"]["note"]
+    files = set(os.listdir(run_dir))
+    assert "lin_weights.npz" not in files
+    assert {"saved_model", "model.keras", "judgment_model.keras", "history.csv", "accuracy.png",
+            "loss.png", "config.json"} <= files
+    # The saved distance is the untrained cosine distance.
+    untrained = lpips_tf.LPIPS(net="alex", lpips=False, trunk_weights=cosine_run["trunk"])
+    loaded = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    rng = np.random.default_rng(1)
+    x0, x1 = (rng.uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32) for _ in range(2))
+    np.testing.assert_allclose(np.asarray(loaded([x0, x1])), np.asarray(untrained([x0, x1])),
+                               rtol=1e-5)
+
+
+def test_killed_run_resumes_where_it_stopped(resumed_runs):
+    after_kill = resumed_runs["after_kill"]
+    assert after_kill["returncode"] == training.KILL_EXIT_CODE, after_kill["output"][-3000:]
+    assert [r["epoch"] for r in after_kill["history"]] == [0]
+    assert after_kill["config"]["status"] == "running"
+    assert "backup" in after_kill["files"] and "saved_model" not in after_kill["files"]
+
+    resumed = resumed_runs["resumed"]
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
+    assert "Resuming" in resumed.stdout and "after epoch 1" in resumed.stdout
+    assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout
+    run_dir = resumed_runs["run_dir"]
+    rows = _history(run_dir)
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    # Optimizer state came back with the weights: epoch 3 runs at the decayed rate.
+    np.testing.assert_allclose([r["learning_rate"] for r in rows], [1e-3, 1e-3, 5e-4], rtol=1e-6)
+    config = _config(run_dir)
+    assert config["status"] == "finished" and config["epochs_trained"] == 3
+    assert 1 <= config["saved_epoch"] <= 3
+    files = set(os.listdir(run_dir))
+    assert "backup" not in files
+    assert {"saved_model", "model.keras", "judgment_model.keras", "lin_weights.npz",
+            "history.csv", "accuracy.png", "loss.png", "config.json"} <= files
+
+    # With dropout 0, resuming changes nothing: same per-epoch numbers, same final weights.
+    reference = resumed_runs["reference"]
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    ref_rows = _history(resumed_runs["reference_dir"])
+    for key in ("loss", "two_afc", "val_loss", "val_two_afc", "learning_rate"):
+        np.testing.assert_allclose([r[key] for r in rows], [r[key] for r in ref_rows],
+                                   rtol=1e-5, atol=1e-6, err_msg=key)
+    with np.load(os.path.join(run_dir, "lin_weights.npz")) as a, \
+            np.load(os.path.join(resumed_runs["reference_dir"], "lin_weights.npz")) as b:
+        assert sorted(a.files) == [f"lin{k}" for k in range(5)]
+        for key in a.files:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7)
+
+
+def test_saved_files_agree_with_each_other(resumed_runs):
+    run_dir = resumed_runs["run_dir"]
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    assert isinstance(model, lpips_tf.LPIPS)
+    from_npz = lpips_tf.LPIPS(net="alex", trunk_weights=resumed_runs["trunk"],
+                              lin_weights=os.path.join(run_dir, "lin_weights.npz"))
+    judgment = keras.saving.load_model(os.path.join(run_dir, "judgment_model.keras"))
+    assert isinstance(judgment, training.TwoAFCModel)
+    rng = np.random.default_rng(2)
+    x = {k: rng.uniform(-1, 1, (4, 64, 64, 3)).astype(np.float32) for k in ("ref", "p0", "p1")}
+    d0 = np.asarray(model([x["ref"], x["p0"]]))
+    np.testing.assert_allclose(np.asarray(from_npz([x["ref"], x["p0"]])), d0, rtol=1e-5)
+    out = judgment(x, training=False)
+    np.testing.assert_allclose(np.asarray(out["distances"][:, 0]), d0, rtol=1e-5)
+    # The saved epoch is the best one by val_two_afc (first on ties).
+    rows = _history(run_dir)
+    assert _config(run_dir)["saved_epoch"] == int(np.argmax([r["val_two_afc"] for r in rows])) + 1
+
+
+def test_mirrored_strategy_on_two_logical_cpus(mirrored_run):
+    proc = mirrored_run["proc"]
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    result = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert len(result["devices"]) == 2
+    (row,) = result["history"]
+    assert 0.0 <= row["two_afc"] <= 1.0 and 0.0 <= row["val_two_afc"] <= 1.0
+    config = _config(mirrored_run["run_dir"])
+    assert config["strategy"] == {"name": "mirrored", "replicas": 2}
+    assert os.path.isdir(os.path.join(mirrored_run["run_dir"], "saved_model"))
+
+
+SERVING_CHILD = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    inputs = np.load(sys.argv[1])
+    report = {"outputs": {}}
+    arrays = {}
+    for i, path in enumerate(sys.argv[3:]):
+        serve = tf.saved_model.load(path).signatures["serving_default"]
+        report["inputs"] = sorted(serve.structured_input_signature[1])
+        report["outputs"][path] = sorted(serve.structured_outputs)
+        for key in sorted({k[:-3] for k in inputs.files}):
+            out = serve(image0=tf.constant(inputs[key + "_x0"]),
+                        image1=tf.constant(inputs[key + "_x1"]))
+            arrays[f"{i}_{key}"] = out["distance"].numpy()
+    np.savez(sys.argv[2], **arrays)
+    report["lpips_tf_imported"] = "lpips_tf" in sys.modules
+    print("REPORT", json.dumps(report))
+""")
+
+
+def test_saved_models_serve_without_lpips_tf(resumed_runs, mirrored_run, cosine_run, tmp_path):
+    run_dirs = [resumed_runs["run_dir"], mirrored_run["run_dir"], cosine_run["run_dir"]]
+    for run_dir in run_dirs:
+        assert os.path.isdir(os.path.join(run_dir, "saved_model")), run_dir
+    rng = np.random.default_rng(3)
+    inputs = {}
+    for n, (h, w) in ((1, (64, 64)), (3, (48, 72))):
+        key = f"n{n}_{h}x{w}"
+        inputs[key + "_x0"] = rng.uniform(-1, 1, (n, h, w, 3)).astype(np.float32)
+        inputs[key + "_x1"] = rng.uniform(-1, 1, (n, h, w, 3)).astype(np.float32)
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    saved = [os.path.join(d, "saved_model") for d in run_dirs]
+    env = _env()
+    env.pop("PYTHONPATH")
+    # A bare TensorFlow process, run from outside the repository, that never imports lpips_tf.
+    proc = subprocess.run([sys.executable, "-c", SERVING_CHILD, str(tmp_path / "inputs.npz"),
+                           str(tmp_path / "outputs.npz"), *saved], cwd=str(tmp_path), env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(proc.stdout.split("REPORT", 1)[1])
+    assert report["lpips_tf_imported"] is False
+    assert report["inputs"] == ["image0", "image1"]
+    assert all(v == ["distance"] for v in report["outputs"].values())
+    outputs = np.load(tmp_path / "outputs.npz")
+    for i, run_dir in enumerate(run_dirs):
+        model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+        for key in sorted({k[:-3] for k in inputs}):
+            expected = np.asarray(model([inputs[key + "_x0"], inputs[key + "_x1"]]))
+            got = outputs[f"{i}_{key}"]
+            assert got.shape == expected.shape == (inputs[key + "_x0"].shape[0],)
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5, err_msg=run_dir)
+
+
+def test_plots_and_config_describe_the_run(resumed_runs):
+    run_dir = resumed_runs["run_dir"]
+    config = _config(run_dir)
+    flags = config["flags"]
+    for key in ("data_dir", "train_sets", "val_sets", "variant", "trunk_weights", "epochs",
+                "epochs_decay", "batch_size", "lr", "beta1", "dropout", "load_size", "out_dir",
+                "strategy", "seed", "steps_per_epoch"):
+        assert key in flags, key
+    assert flags["train_sets"] == [TRAIN] and flags["dropout"] == 0.0
+    assert config["data"]["synthetic"] is True and "NOT human judgments" in config["data"]["note"]
+    assert config["steps_per_epoch"] == 3 and config["total_epochs"] == 3
+    import matplotlib.image
+
+    for name in ("accuracy.png", "loss.png"):
+        image = matplotlib.image.imread(os.path.join(run_dir, name))
+        assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+# ------------------------------------------------------------------------------------------------
+# Errors.
+
+
+def test_clear_errors_for_bad_variant_data_dir_and_finished_run(dataset, resumed_runs, tmp_path,
+                                                                capsys):
+    import train as train_script
+    from absl import flags
+
+    def main(*args):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["train.py", *args])
+        try:
+            return train_script.main(["train.py"])
+        finally:
+            flags.FLAGS.unparse_flags()
+
+    assert main("--data_dir", dataset, "--variant", "alex-linear", "--out_dir",
+                str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert "Unknown variant 'alex-linear'" in err and "alex-lin" in err and "vgg-rand-cos" in err
+
+    missing = str(tmp_path / "no_such_dataset")
+    assert main("--data_dir", missing, "--out_dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert missing in err and "2afc/{train,val}/<subset>/{ref,p0,p1,judge}" in err
+
+    assert main("--out_dir", str(tmp_path)) == 2
+    assert "--data_dir is required" in capsys.readouterr().err
+
+    assert main("--data_dir", dataset, "--train_sets", TRAIN, "--val_sets", "val/cnn",
+                "--out_dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert "val/cnn" in err and "val/traditional" in err
+    assert not os.listdir(tmp_path), "nothing is written before the data is found"
+
+    finished = os.path.dirname(resumed_runs["run_dir"])
+    assert main("--data_dir", dataset, "--train_sets", TRAIN, "--val_sets", VAL,
+                "--trunk_weights", resumed_runs["trunk"], "--out_dir", finished) == 2
+    err = capsys.readouterr().err
+    assert "holds a finished run" in err and "--overwrite" in err
+
+    with pytest.raises(ValueError, match="dropout=1.5"):
+        training.train(training.TrainConfig(data_dir=dataset, dropout=1.5))
