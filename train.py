@@ -28,6 +28,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -78,6 +79,9 @@ def _list_variants():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if not FLAGS["verbosity"].present:
+        # TensorFlow's INFO lines (SavedModel writing, ...) drown the progress; --verbosity 0 shows them.
+        logging.set_verbosity(logging.WARNING)
     if FLAGS.list_variants:
         _list_variants()
         return 0

@@ -151,6 +151,18 @@ class TwoAFCScore(keras.metrics.Metric):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+def judgment_loss(judge, prediction):
+    """Binary cross-entropy of each triplet: fractional judgment h (N,) vs G's probability (N,).
+
+    Returns one value per triplet, (N,). (Keras' `BinaryCrossentropy` on two (N,) vectors
+    averages over the last axis into one scalar per batch, which Keras then does not rescale for
+    `tf.distribute`: the reported loss comes out multiplied by the number of replicas.)
+    """
+    judge = ops.cast(ops.reshape(judge, (-1, 1)), prediction.dtype)
+    return keras.losses.binary_crossentropy(judge, ops.reshape(prediction, (-1, 1)))
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class TwoAFCModel(keras.Model):
     """Functional 2AFC model that also reports the 2AFC score of its distances.
 
@@ -169,6 +181,41 @@ class TwoAFCModel(keras.Model):
         self.two_afc.update_state(y, y_pred["distances"], sample_weight)
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
+    # Two workarounds for Keras 3.15 under MultiWorkerMirroredStrategy with several workers,
+    # where `fit` otherwise fails before or at its first step. Both only act in that case.
+    def _multi_worker(self):
+        strategy = self._distribute_strategy
+        return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                and getattr(strategy.extended, "_num_workers", 1) > 1)
+
+    def train_step(self, data):
+        return self._reducible_logs(super().train_step(data))
+
+    def test_step(self, data):
+        return self._reducible_logs(super().test_step(data))
+
+    def _reducible_logs(self, logs):
+        # tensorflow/tensorflow#72388: across workers Keras averages each returned log value with
+        # `strategy.reduce("MEAN", v, axis=0)`, which rejects scalars. The values are already
+        # global (metric states are all-reduced), so a length-1 vector averages to the same
+        # number and comes back as a scalar.
+        if not self._multi_worker():
+            return logs
+        return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # keras-team/keras#20329: before the first step `fit` and `evaluate` average one
+        # distributed batch with `strategy.reduce` over the whole (x, y) structure, which fails
+        # across workers. Only the batch's shapes matter there: use this worker's local batch.
+        if iterator is not None and self._multi_worker():
+            strategy = self._distribute_strategy
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0], next(it))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
 
 def build_2afc_model(distance_model, image_size=None, learning_rate=1e-4, beta_1=0.5,
                      beta_2=0.999, hidden_units=32, compile=True, name="lpips_2afc"):
@@ -181,9 +228,9 @@ def build_2afc_model(distance_model, image_size=None, learning_rate=1e-4, beta_1
       learning_rate: a float or a `LearningRateSchedule` (see `LinearDecaySchedule`).
       beta_1, beta_2: Adam's moment decay rates (the paper: 0.5, 0.999).
       hidden_units: width of the judgment network.
-      compile: compile with Adam, binary cross-entropy on "judgment" against the fractional
-        judgments, and the `two_afc` metric. Build and compile inside `strategy.scope()` to
-        distribute.
+      compile: compile with Adam and `judgment_loss` (binary cross-entropy of "judgment"
+        against the fractional judgments); `two_afc` is reported either way. Build and compile
+        inside `strategy.scope()` to distribute.
       name: model name.
 
     Returns:
@@ -206,7 +253,7 @@ def build_2afc_model(distance_model, image_size=None, learning_rate=1e-4, beta_1
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1,
                                             beta_2=beta_2),
-            loss={"judgment": keras.losses.BinaryCrossentropy(name="bce")},
+            loss={"judgment": judgment_loss},
         )
     return model
 
@@ -450,7 +497,8 @@ class TrainConfig:
 
 
 # Settings that may change when a killed run is resumed; any other change is refused.
-_RESUMABLE_CHANGES = ("strategy", "verbose", "overwrite", "out_dir")
+_RESUMABLE_CHANGES = ("strategy", "verbose", "overwrite", "out_dir", "select",
+                      "save_judgment_model")
 
 
 def _check_config(config):
@@ -547,7 +595,11 @@ class _RunDir:
 
 
 def _prepare_run_dir(run, config, log):
-    """Decides between a fresh run and a resume; returns the number of completed epochs."""
+    """Decides between a fresh run and a resume.
+
+    Returns:
+      (completed epochs, the interrupted run's config.json record or None).
+    """
     if os.path.isdir(run.root) and os.listdir(run.root):
         if not os.path.isfile(run.config):
             raise FileExistsError(f"{run.root} exists and is not a training folder (no "
@@ -573,7 +625,7 @@ def _prepare_run_dir(run, config, log):
                 rows = [r for r in _read_history(run.history) if r["epoch"] < done]
                 _write_history(run.history, rows)
                 log(f"Resuming {run.root} after epoch {done} (from {run.backup}).")
-                return done
+                return done, previous
             log(f"{run.root}: an interrupted run without a backup; starting again.")
             for path in (run.history, run.checkpoints, run.tensorboard, run.backup):
                 if os.path.isdir(path):
@@ -581,7 +633,7 @@ def _prepare_run_dir(run, config, log):
                 elif os.path.exists(path):
                     os.remove(path)
     os.makedirs(run.root, exist_ok=True)
-    return 0
+    return 0, None
 
 
 def _training_dataset(index, config, steps_per_epoch, first_epoch, total_epochs):
@@ -740,12 +792,13 @@ def train(config, callbacks=None, log=print):
     is_chief, worker_tag = _worker_role(strategy)
     root = os.path.join(config.out_dir, variant.name)
     if not is_chief:
-        # Every worker must run the same saving code (it may synchronise); others write aside.
-        root = os.path.join(root, "workers", worker_tag)
+        # Every worker runs the same saving code (saving may synchronise the workers); only the
+        # chief writes to the run folder, the others to a private folder of their own.
+        root = os.path.join(config.out_dir, ".workers", variant.name, worker_tag)
     train_index = bapps.index_2afc(config.data_dir, config.train_sets)
     val_index = bapps.index_2afc(config.data_dir, config.val_sets)
     run = _RunDir(root)
-    first_epoch = _prepare_run_dir(run, config, log)
+    first_epoch, previous = _prepare_run_dir(run, config, log)
     total_epochs = config.epochs + config.epochs_decay
     full_steps = math.ceil(len(train_index) / config.batch_size)
     steps = min(full_steps, config.steps_per_epoch or full_steps)
@@ -779,7 +832,8 @@ def train(config, callbacks=None, log=print):
         "variant": variant.name,
         "description": variant.description,
         "flags": config.flags(),
-        "trunk_weights_used": config.trunk_weights if variant.pretrained else None,
+        "trunk_weights_used": (config.trunk_weights if variant.pretrained else
+                               f"none: random (Keras default initialisers, seed {config.seed})"),
         "trains": ("judgment network G only (the distance has no trainable weights)"
                    if not variant.trains_distance else
                    "lin layers and G" + (" and the trunk" if variant.tune_trunk else "")),
@@ -801,6 +855,11 @@ def train(config, callbacks=None, log=print):
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
     }
+    if previous:
+        record["started"] = previous.get("started")
+        record["resumed"] = previous.get("resumed", []) + [
+            {"after_epoch": first_epoch,
+             "at": datetime.datetime.now().isoformat(timespec="seconds")}]
     _write_json(run.config, record)
 
     best_so_far = max((r.get("val_two_afc", -np.inf) for r in _read_history(run.history)),
@@ -859,7 +918,6 @@ def train(config, callbacks=None, log=print):
         "epochs_trained": len(rows),
         "finished": datetime.datetime.now().isoformat(timespec="seconds"),
         "last_session_seconds": round(time.time() - start, 1),
-        "files": sorted(os.listdir(run.root)),
     })
     if os.path.isdir(run.backup):
         shutil.rmtree(run.backup)

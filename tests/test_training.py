@@ -107,11 +107,15 @@ MIRRORED_CHILD = textwrap.dedent("""
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
     from lpips_tf import training
     data_dir, trunk, out_dir = sys.argv[1:4]
-    result = training.train(training.TrainConfig(
-        data_dir=data_dir, variant="alex-lin", train_sets="train/traditional",
-        val_sets="val/traditional", trunk_weights=trunk, epochs=1, epochs_decay=0, batch_size=20,
-        steps_per_epoch=2, out_dir=out_dir, strategy="mirrored", verbose=2))
-    print("RESULT", json.dumps({"history": result["history"],
+    histories = {}
+    for strategy in ("mirrored", "default"):
+        result = training.train(training.TrainConfig(
+            data_dir=data_dir, variant="alex-lin", train_sets="train/traditional",
+            val_sets="val/traditional", trunk_weights=trunk, epochs=1, epochs_decay=0,
+            batch_size=20, steps_per_epoch=2, dropout=0.0, out_dir=f"{out_dir}/{strategy}",
+            strategy=strategy, verbose=2))
+        histories[strategy] = result["history"]
+    print("RESULT", json.dumps({"histories": histories,
                                "devices": [d.name for d in tf.config.list_logical_devices("CPU")]}))
 """)
 
@@ -120,7 +124,7 @@ MIRRORED_CHILD = textwrap.dedent("""
 def mirrored_run(dataset, random_trunk_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("mirrored")
     proc = _run(["-c", MIRRORED_CHILD, dataset, random_trunk_file("alex"), str(out)])
-    return {"proc": proc, "run_dir": str(out / "alex-lin")}
+    return {"proc": proc, "run_dir": str(out / "mirrored" / "alex-lin")}
 
 
 @pytest.fixture(scope="module")
@@ -312,6 +316,8 @@ def test_killed_run_resumes_where_it_stopped(resumed_runs):
     np.testing.assert_allclose([r["learning_rate"] for r in rows], [1e-3, 1e-3, 5e-4], rtol=1e-6)
     config = _config(run_dir)
     assert config["status"] == "finished" and config["epochs_trained"] == 3
+    assert [r["after_epoch"] for r in config["resumed"]] == [1]
+    assert config["started"] == after_kill["config"]["started"]
     assert 1 <= config["saved_epoch"] <= 3
     files = set(os.listdir(run_dir))
     assert "backup" not in files
@@ -356,8 +362,14 @@ def test_mirrored_strategy_on_two_logical_cpus(mirrored_run):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     result = json.loads(proc.stdout.split("RESULT", 1)[1])
     assert len(result["devices"]) == 2
-    (row,) = result["history"]
+    (row,) = result["histories"]["mirrored"]
     assert 0.0 <= row["two_afc"] <= 1.0 and 0.0 <= row["val_two_afc"] <= 1.0
+    assert "two_afc" in proc.stdout and "val_two_afc" in proc.stdout
+    # Two replicas of 10 triplets compute what one device does with 20 (dropout off): same
+    # losses (not scaled by the replica count), same scores.
+    (single,) = result["histories"]["default"]
+    for key in ("loss", "two_afc", "val_loss", "val_two_afc"):
+        assert row[key] == pytest.approx(single[key], rel=1e-5), key
     config = _config(mirrored_run["run_dir"])
     assert config["strategy"] == {"name": "mirrored", "replicas": 2}
     assert os.path.isdir(os.path.join(mirrored_run["run_dir"], "saved_model"))
@@ -479,3 +491,44 @@ def test_clear_errors_for_bad_variant_data_dir_and_finished_run(dataset, resumed
 
     with pytest.raises(ValueError, match="dropout=1.5"):
         training.train(training.TrainConfig(data_dir=dataset, dropout=1.5))
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_strategy_with_two_local_workers(dataset, random_trunk_file, tmp_path,
+                                                      request):
+    """Two train.py processes under MultiWorkerMirroredStrategy (about 40 s; opt-in: -m slow)."""
+    if "slow" not in (request.config.getoption("-m") or ""):
+        pytest.skip("slow: two local workers; run with -m slow")
+    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+    args = _train_cli(dataset, random_trunk_file("alex"), tmp_path / "runs", strategy="multi_worker",
+                      epochs_decay=0, steps_per_epoch=2)
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        procs.append(subprocess.Popen([sys.executable, *args], cwd=str(ROOT),
+                                      env=_env(TF_CONFIG=tf_config), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=400) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, out[-2000:] + err[-4000:]
+    run_dir = tmp_path / "runs" / "alex-lin"
+    config = _config(run_dir)
+    assert config["status"] == "finished"
+    assert config["strategy"] == {"name": "multi_worker", "replicas": 2}
+    assert (run_dir / "saved_model").is_dir() and (run_dir / "lin_weights.npz").is_file()
+    assert not os.listdir(tmp_path / "runs" / ".workers" / "alex-lin")
+    (row,) = _history(run_dir)
+    # An untrained judgment network predicts about 0.5: a loss near ln 2, not twice that.
+    assert 0.5 < row["loss"] < 0.9 and 0.5 < row["val_loss"] < 0.9
