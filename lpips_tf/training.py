@@ -56,6 +56,10 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 SELECTIONS = ("best", "last")
 
 
+class ConfigError(ValueError):
+    """A training setting is invalid (unknown variant, bad value, resume with other settings)."""
+
+
 # ------------------------------------------------------------------------------------------------
 # The judgment network, the 2AFC metric and the 2AFC model.
 
@@ -386,7 +390,7 @@ VARIANTS = _make_variants()
 def get_variant(name):
     """The `Variant` called `name`, or a ValueError listing the known ones."""
     if name not in VARIANTS:
-        raise ValueError(f"Unknown variant {name!r}. Known variants: {', '.join(VARIANTS)}. "
+        raise ConfigError(f"Unknown variant {name!r}. Known variants: {', '.join(VARIANTS)}. "
                          f"Received: variant={name!r}")
     return VARIANTS[name]
 
@@ -528,7 +532,7 @@ def _check_config(config):
         problems.append(f"load_size={config.load_size} is below {min_size}, the smallest input "
                         f"the {variant.net} trunk takes")
     if problems:
-        raise ValueError("Invalid training configuration: " + "; ".join(problems) + ".")
+        raise ConfigError("Invalid training configuration: " + "; ".join(problems) + ".")
     return variant
 
 
@@ -618,7 +622,7 @@ def _prepare_run_dir(run, config, log):
                 changed = {k: (previous["flags"].get(k), v) for k, v in config.flags().items()
                            if k not in _RESUMABLE_CHANGES and previous["flags"].get(k) != v}
                 if changed:
-                    raise ValueError(f"Cannot resume {run.root}: settings differ from the "
+                    raise ConfigError(f"Cannot resume {run.root}: settings differ from the "
                                      f"interrupted run (saved, now): {changed}. Pass --overwrite "
                                      f"to start again.")
                 # Rows logged after the last backup belong to an epoch that will run again.

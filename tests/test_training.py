@@ -8,6 +8,7 @@ on two CPU cores in all.
 """
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,7 +18,6 @@ import textwrap
 import numpy as np
 import pytest
 import keras
-import tensorflow as tf
 
 import lpips_tf
 from lpips_tf import training
@@ -532,3 +532,18 @@ def test_multi_worker_strategy_with_two_local_workers(dataset, random_trunk_file
     (row,) = _history(run_dir)
     # An untrained judgment network predicts about 0.5: a loss near ln 2, not twice that.
     assert 0.5 < row["loss"] < 0.9 and 0.5 < row["val_loss"] < 0.9
+
+
+def test_resume_refuses_changed_settings(dataset, tmp_path):
+    # An interrupted run (status "running", a backup after epoch 1) trained with other settings.
+    config = training.TrainConfig(data_dir=dataset, train_sets=TRAIN, val_sets=VAL,
+                                  out_dir=str(tmp_path), lr=1e-3)
+    run_dir = tmp_path / "alex-lin"
+    (run_dir / "backup").mkdir(parents=True)
+    (run_dir / "backup" / "latest.weights.h5").write_bytes(b"")
+    (run_dir / "backup" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    (run_dir / "config.json").write_text(json.dumps({"status": "running",
+                                                     "flags": config.flags()}))
+    changed = dataclasses.replace(config, lr=1e-4)
+    with pytest.raises(training.ConfigError, match=r"settings differ.*'lr': \(0.001, 0.0001\)"):
+        training.train(changed)
