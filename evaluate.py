@@ -45,7 +45,8 @@ flags.DEFINE_list("variants", [], "Official names (alex, vgg-cos, squeeze-v0.0, 
                   "output folders.")
 flags.DEFINE_string("out", "outputs/eval", "Output folder for results.json/.md and comparison.png.")
 flags.DEFINE_string("trunk_weights", "torchvision",
-                    'Trunk weights of official variants: "torchvision", "keras", "none" or a path.')
+                    'Trunk weights of official variants: "torchvision", "keras", "none", a path, '
+                    'or per net: "alex=PATH,squeeze=PATH" (other nets: torchvision).')
 flags.DEFINE_bool("no_baselines", False, "Leave out the L2 and SSIM baselines.")
 flags.DEFINE_integer("load_size", 64, "Patches are resized to load_size x load_size.")
 flags.DEFINE_integer("batch_size", 50, "Triplets or pairs per batch.")
@@ -55,13 +56,30 @@ flags.DEFINE_bool("progress", True, "Show a progress bar per subset.")
 flags.mark_flag_as_required("data_dir")
 
 
+def _parse_trunk_weights(value):
+    """"none" -> None; "alex=a.pth,squeeze=s.pth" -> {net: source}; anything else as given."""
+    def one(v):
+        return None if v.lower() == "none" else v
+
+    if "=" not in value:
+        return one(value)
+    mapping = {}
+    for item in value.split(","):
+        net, _, source = item.partition("=")
+        if not source:
+            raise ValueError(f'--trunk_weights per net must look like "alex=PATH,squeeze=PATH". '
+                             f"Received: {value!r}")
+        mapping[net.strip()] = one(source.strip())
+    return mapping
+
+
 def main(argv):
     del argv
     from lpips_tf import evaluation
     from lpips_tf.data import bapps
 
-    trunk_weights = None if FLAGS.trunk_weights.lower() == "none" else FLAGS.trunk_weights
     try:
+        trunk_weights = _parse_trunk_weights(FLAGS.trunk_weights)
         variants = evaluation.resolve_variants(
             FLAGS.variants, trunk_weights=trunk_weights, baselines=not FLAGS.no_baselines)
         results = evaluation.evaluate(

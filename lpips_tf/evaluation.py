@@ -99,6 +99,8 @@ def _official(match, trunk_weights):
 
     net, kind, version = match.group(1), match.group(2) or "lin", match.group(3) or "0.1"
     lin = kind == "lin"
+    if isinstance(trunk_weights, dict):  # per-net sources, e.g. {"alex": path, "squeeze": path}
+        trunk_weights = trunk_weights.get(net, "torchvision")
     model = lpips_tf.LPIPS(
         net=net, version=version, lpips=lin, spatial=False, trunk_weights=trunk_weights,
         lin_weights="official" if lin else None,
@@ -119,7 +121,8 @@ def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
           `saved_model/` inside) or to a .keras file; named by its folder;
         * or a `(name, callable)` pair.
       trunk_weights: passed to `lpips_tf.LPIPS` for official variants
-        ("torchvision", "keras", None or a path).
+        ("torchvision", "keras", None or a path), or a dict net -> such a value
+        (nets not in it use "torchvision").
       baselines: add "l2" and "ssim" when not already listed.
 
     Returns:
@@ -430,10 +433,13 @@ def plot_comparison(results, path):
         ax.set_ylim(max(0.0, 100 * min(lows) - 10), 100)
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="center right")
+    # Below the panels: a legend at the side overlaps the last panel when names are long.
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(len(labels), 4),
+               frameon=False)
     if results.get("_info", {}).get("synthetic"):
         fig.suptitle(SYNTHETIC_WARNING, color="darkred", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.84, 1))
+    rows = -(-len(labels) // 4)
+    fig.tight_layout(rect=(0, 0.05 + 0.05 * rows, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

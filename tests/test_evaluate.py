@@ -169,3 +169,22 @@ def test_evaluate_cli(data_dir, tmp_path):
     data = json.load(open(out / "results.json"))
     assert set(data) == {"l2", "ssim", "human"} and data["l2"]["jnd"] == {}
     assert (out / "results.md").exists() and (out / "comparison.png").exists()
+
+
+def test_per_net_trunk_weights(data_dir, random_trunk_file, tmp_path):
+    # One flag value serves several nets: "alex=PATH,squeeze=PATH".
+    out = tmp_path / "per_net"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    sources = f"alex={random_trunk_file('alex')},squeeze={random_trunk_file('squeeze')}"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "evaluate.py"), "--data_dir", data_dir, "--out", str(out),
+         "--sets", "2afc", "--load_size", "32", "--n_boot", "20", "--noprogress",
+         "--no_baselines", "--variants", "alex-cos,squeeze-cos", "--trunk_weights", sources],
+        capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT))
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.load(open(out / "results.json"))) >= {"alex-cos", "squeeze-cos"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "evaluate.py"), "--data_dir", data_dir, "--out", str(out),
+         "--variants", "alex", "--trunk_weights", "alex="],
+        capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT))
+    assert proc.returncode == 1 and "alex=PATH" in proc.stderr
