@@ -1,5 +1,7 @@
 """The LPIPS distance model."""
 
+import contextlib
+
 import numpy as np
 import keras
 import tensorflow as tf
@@ -13,6 +15,17 @@ VERSIONS = lpips_weights.VERSIONS
 # Inputs may stray this far outside their declared range (resampling overshoot) before we refuse
 # them; typical mistakes (0..255 data, [0, 1] flagged as something else) are far beyond it.
 RANGE_MARGIN = 0.5
+
+
+@contextlib.contextmanager
+def _global_dtype_policy(policy):
+    """Builds layers under `policy` (Keras' global policy is per thread), then restores it."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _describe_range(normalize):
@@ -44,6 +57,11 @@ class LPIPS(keras.Model):
       validate_inputs: check shapes, finiteness and range of inputs, with clear errors.
       input_scaling: how the trunk's input is scaled ("lpips", "identity", "caffe"); derived from
         `version` and `trunk_weights` when None. Stored in the config so that reloading keeps it.
+      dtype: Keras dtype policy, e.g. "float32" (default: the global policy) or "mixed_bfloat16".
+        The trunk computes in the policy's compute dtype; input checks and scaling, channel
+        normalisation, squared differences, lin layers and averaging always compute in the
+        variable dtype (float32 for the mixed policies), and so does the output. Stored in the
+        config. See benchmarks/README.md for the speed and accuracy of "mixed_bfloat16".
     """
 
     def __init__(
@@ -59,10 +77,11 @@ class LPIPS(keras.Model):
         trunk_trainable=False,
         validate_inputs=True,
         input_scaling=None,
+        dtype=None,
         **kwargs,
     ):
         kwargs.setdefault("name", f"lpips_{net}")
-        super().__init__(**kwargs)
+        super().__init__(dtype=dtype, **kwargs)
         trunk_module = get_trunk_module(net)
         if version not in VERSIONS:
             raise ValueError(f"version must be one of {VERSIONS}. Received: version={version!r}")
@@ -86,37 +105,51 @@ class LPIPS(keras.Model):
         self.channels = tuple(trunk_module.CHANNELS)
         self.min_input_size = trunk_module.MIN_INPUT_SIZE
 
-        self.scaling = lpips_layers.ScalingLayer(input_scaling, name="scaling")
-        if trunk_weights == "keras":
-            self.trunk = trunk_module.build(keras_imagenet_weights=True)
-        else:
-            self.trunk = trunk_module.build()
-            if trunk_weights is not None:
-                state = lpips_weights.load_trunk_state_dict(net, trunk_weights)
-                source = trunk_weights if trunk_weights != "torchvision" else "torchvision " + net
-                from lpips_tf.trunks.common import load_torchvision_weights
+        # The trunk is built under the model's dtype policy (Keras Applications' VGG16 takes no
+        # dtype argument, it follows the global policy); every other layer computes in the
+        # variable dtype, float32 for the mixed policies.
+        head_dtype = self.dtype_policy.variable_dtype
+        with _global_dtype_policy(head_dtype):
+            self.scaling = lpips_layers.ScalingLayer(input_scaling, name="scaling")
+        with _global_dtype_policy(self.dtype_policy):
+            if trunk_weights == "keras":
+                self.trunk = trunk_module.build(keras_imagenet_weights=True)
+            else:
+                self.trunk = trunk_module.build()
+        if trunk_weights not in (None, "keras"):
+            state = lpips_weights.load_trunk_state_dict(net, trunk_weights)
+            source = trunk_weights if trunk_weights != "torchvision" else "torchvision " + net
+            from lpips_tf.trunks.common import load_torchvision_weights
 
-                load_torchvision_weights(self.trunk, state, trunk_module.LAYER_MAP, str(source))
+            load_torchvision_weights(self.trunk, state, trunk_module.LAYER_MAP, str(source))
         self.trunk.trainable = self.trunk_trainable
 
-        self.normalization = lpips_layers.ChannelNormalization(name="channel_norm")
-        self.squared_difference = lpips_layers.SquaredDifference(name="squared_difference")
-        self.spatial_average = lpips_layers.SpatialAverage(name="spatial_average")
-        self.upsample = lpips_layers.UpsampleToReference(name="upsample")
+        with _global_dtype_policy(head_dtype):
+            self.normalization = lpips_layers.ChannelNormalization(name="channel_norm")
+            self.squared_difference = lpips_layers.SquaredDifference(name="squared_difference")
+            self.spatial_average = lpips_layers.SpatialAverage(name="spatial_average")
+            self.upsample = lpips_layers.UpsampleToReference(name="upsample")
+            if self.lpips:
+                self.lins = []
+                for k, c in enumerate(self.channels):
+                    lin = lpips_layers.NetLin(dropout_rate, name=f"lin{k}")
+                    lin.build((None, None, None, c))
+                    self.lins.append(lin)
+            else:
+                self.lins = None
+                self.channel_sum = lpips_layers.ChannelSum(name="channel_sum")
         if self.lpips:
-            self.lins = []
-            for k, c in enumerate(self.channels):
-                lin = lpips_layers.NetLin(dropout_rate, name=f"lin{k}")
-                lin.build((None, None, None, c))
-                self.lins.append(lin)
             if lin_weights == "official":
                 lin_weights = lpips_weights.official_lin_weights_path(net, version)
             if lin_weights is not None:
                 self.set_lin_weights(lpips_weights.load_lin_weights(lin_weights, self.channels))
-        else:
-            self.lins = None
-            self.channel_sum = lpips_layers.ChannelSum(name="channel_sum")
         self.built = True
+
+    @property
+    def input_dtype(self):
+        # Keras casts floating inputs to this before `call`: keep them in the variable dtype
+        # (float32) under a mixed policy; the trunk's first layer casts to the compute dtype.
+        return self.dtype_policy.variable_dtype
 
     # ----------------------------------------------------------------------------------------
     # Lin weights as plain arrays (for training tools and converters).
@@ -139,7 +172,7 @@ class LPIPS(keras.Model):
 
     # ----------------------------------------------------------------------------------------
     def _prepare(self, x, which):
-        """Checks one input batch and brings it to the compute dtype and [-1, 1]."""
+        """Checks one input batch and brings it to the input dtype (float32) and [-1, 1]."""
         x = tf.convert_to_tensor(x) if not isinstance(x, (tf.Tensor, tf.Variable)) else x
         shape = x.shape
         if shape.rank != 4:
@@ -160,12 +193,12 @@ class LPIPS(keras.Model):
                     f"1 x 1. Received shape {tuple(shape)}; upsample the images first.")
         dtype = x.dtype
         if dtype == tf.uint8:
-            x = tf.cast(x, self.compute_dtype) / 127.5 - 1.0
+            x = tf.cast(x, self.input_dtype) / 127.5 - 1.0
             return x, True
         if not dtype.is_floating:
             raise ValueError(f"{which} must be float ({_describe_range(self.normalize)}) or uint8 "
                              f"(0..255). Received dtype {dtype.name}.")
-        x = tf.cast(x, self.compute_dtype)
+        x = tf.cast(x, self.input_dtype)
         return x, False
 
     def _check_values(self, x, which):
@@ -272,8 +305,8 @@ class LPIPS(keras.Model):
     def compute_output_spec(self, inputs, training=None):
         x0 = inputs["image0"] if isinstance(inputs, dict) else inputs[0]
         if self.spatial:
-            return keras.KerasTensor(tuple(x0.shape[:3]) + (1,), dtype=self.compute_dtype)
-        return keras.KerasTensor((x0.shape[0],), dtype=self.compute_dtype)
+            return keras.KerasTensor(tuple(x0.shape[:3]) + (1,), dtype=self.input_dtype)
+        return keras.KerasTensor((x0.shape[0],), dtype=self.input_dtype)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
                **kwargs):
@@ -304,6 +337,7 @@ class LPIPS(keras.Model):
             "trunk_trainable": self.trunk_trainable,
             "validate_inputs": self.validate_inputs,
             "input_scaling": self.input_scaling,
+            "dtype": self.dtype_policy.name,
         }
 
     @classmethod
