@@ -82,7 +82,8 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
         except Exception as error:  # get_file wraps URL, HTTP and OS errors in plain Exceptions.
             raise WeightsDownloadError(
                 f"Could not download the {net} trunk weights from {url} ({error}). Download that "
-                f"file by hand and put it at {target}, or pass trunk_weights='/path/to/{file_name}'."
+                f"file by hand and put it at {target}, or pass trunk_weights='/path/to/{file_name}' "
+                f"(--trunk_weights on the command line)."
             ) from None
     digest = _sha256(target)
     if not digest.startswith(sha256_prefix):
