@@ -71,6 +71,24 @@ flags.DEFINE_bool("save_judgment_model", True, "Also save the full 2AFC model (d
                   "optimizer) as judgment_model.keras.")
 flags.DEFINE_bool("overwrite", False, "Replace a finished (or different) run in the output folder.")
 flags.DEFINE_integer("verbose", 1, "Keras progress: 1 = progress bar, 2 = one line per epoch.")
+flags.DEFINE_bool("cached_stats", False,
+                  "Train on cached per-channel statistics (*-lin variants only: the trunk is "
+                  "frozen, so the distance is linear in the lin weights). One trunk pass over the "
+                  "training and validation triplets stores each pair's per-channel mean squared "
+                  "differences (1152 numbers for alex, 1472 for vgg) in --stats_cache_dir; every "
+                  "epoch is then a tiny fit over those vectors, with the same judgment network, "
+                  "schedule, callbacks and output files. Uses --cached_dropout instead of "
+                  "--dropout.")
+flags.DEFINE_float("cached_dropout", 0.0,
+                   "With --cached_stats: dropout of whole channels of the cached statistics while "
+                   "training. The end-to-end --dropout drops (channel, position) elements before "
+                   "the spatial average, which the cached averages cannot reproduce; channel "
+                   "dropout is a different, much stronger regulariser, so it is off by default.")
+flags.DEFINE_string("stats_cache_dir", None,
+                    "With --cached_stats: folder of the statistics cache (default: "
+                    "<out_dir>/.stats_cache, shared by the runs in --out_dir and kept by "
+                    "--overwrite). Entries are keyed by trunk weights, data files, judgments and "
+                    "load size; a change recomputes them.")
 
 
 def _list_variants():
@@ -92,6 +110,11 @@ def main(argv):
               "layout. For an offline stand-in: python -m lpips_tf.data.synthetic --out DIR",
               file=sys.stderr)
         return 2
+    if FLAGS.cached_stats and FLAGS["dropout"].present:
+        print("error: --dropout is the end-to-end element dropout; with --cached_stats use "
+              "--cached_dropout (dropout of whole channels of the cached statistics).",
+              file=sys.stderr)
+        return 2
     trunk_weights = FLAGS.trunk_weights
     if trunk_weights.lower() == "none":
         trunk_weights = None
@@ -103,7 +126,8 @@ def main(argv):
         out_dir=FLAGS.out_dir, strategy=FLAGS.strategy, seed=FLAGS.seed,
         steps_per_epoch=FLAGS.steps_per_epoch, version=FLAGS.version, select=FLAGS.select,
         save_judgment_model=FLAGS.save_judgment_model, overwrite=FLAGS.overwrite,
-        verbose=FLAGS.verbose)
+        verbose=FLAGS.verbose, cached_stats=FLAGS.cached_stats,
+        cached_dropout=FLAGS.cached_dropout, stats_cache_dir=FLAGS.stats_cache_dir)
     try:
         result = training.train(config)
     except (FileNotFoundError, FileExistsError, training.ConfigError, DataError) as e:

@@ -8,13 +8,29 @@ so a 2AFC triplet is fully described, for the lin layers, by two vectors of per-
 squared differences (ref vs p0 and ref vs p1; 1152 numbers each for alex, 1472 for vgg, 1984 for
 squeeze). One pass over the data stores them; every epoch after that is a tiny `model.fit` over the
 vectors. The cache is an `.npz` keyed by a fingerprint of the trunk weights, the input scaling, the
-file list (paths, sizes, modification times), the judgments and the load size: change any of them
-and the statistics are recomputed.
+dtype policy, the file list (paths, sizes, modification times), the judgments and the load size:
+change any of them and the statistics are recomputed.
 
-Dropout differs from end-to-end training: there, each (channel, position) element of the squared
-difference is dropped before the 1x1 lin layer; averaged over the H x W positions that noise mostly
-cancels. The cache holds only the averages, so cached training can drop whole channels of the
-average (`dropout_rate`, off by default), a stronger and different regulariser. Both paths
+Training (`train.py --cached_stats`, `TrainConfig(cached_stats=True)`): `build_cached_2afc_model`
+is the 2AFC model of `lpips_tf.training` with the distance replaced by `CachedLin` over the cached
+vectors, s0, s1 -> d0 = s0 . w, d1 = s1 . w -> the same `JudgmentHead` -> judgment, with the same
+outputs ({"judgment", "distances"}), loss, `two_afc` metric, Adam settings and learning-rate
+schedule. `stats_training_dataset` serves the triplets in the order the end-to-end pipeline uses
+(a full-buffer shuffle seeded by (seed, epoch)), so with dropout off on both sides and the same
+seed, a cached run and an end-to-end run take the same optimisation steps, to float32 rounding.
+At the end, the kernel goes into a real `lpips_tf.LPIPS` (`set_lin_weights(layer.lin_vectors())`),
+whose distances are `stats . w` up to rounding, and which is saved like any trained model.
+
+Dropout differs from end-to-end training. There (rate 0.5 in the paper), each (channel, position)
+element of the squared difference is dropped, the rest scaled by 1 / (1 - rate), before the 1x1
+lin layer and the spatial average: the distance's expected value is unchanged, and the noise is
+partly averaged away over the H x W positions (3 x 3 at AlexNet's last tap for 64 px patches, 31
+x 31 at its first). The cache holds only the averages, so that noise cannot be reproduced.
+`CachedLin(dropout_rate=r)` instead drops whole channels of the averaged statistics, each channel
+of a pair with probability r: with ~1/(H W) as much noise per channel, a much stronger and
+different regulariser (closer to dropping features than to perturbing distances). Cached training
+therefore defaults to no dropout (`--cached_dropout 0`); the measured 2AFC of end-to-end (dropout
+0.5) and cached (no dropout) training agree within noise (see train.py's docstring). Both paths
 keep the NonNeg constraint, the judgment network and the learning-rate schedule.
 """
 
@@ -40,7 +56,8 @@ def fingerprint(model, index, load_size):
     """Hex digest of everything the cached statistics depend on."""
     digest = hashlib.sha256()
     meta = {"format": CACHE_FORMAT, "net": model.net, "input_scaling": model.input_scaling,
-            "load_size": int(load_size), "subsets": list(index.subsets)}
+            "dtype": model.dtype_policy.name, "load_size": int(load_size),
+            "subsets": list(index.subsets)}
     digest.update(json.dumps(meta, sort_keys=True).encode())
     _hash_trunk(model, digest)
     for column in (index.ref, index.p0, index.p1):
@@ -70,7 +87,8 @@ def _triplet_stats_fn(model):
     return stats
 
 
-def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=None, verbose=1):
+def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=None, verbose=1,
+                          log=print):
     """Per-channel statistics of every triplet in `index`, from the cache when it is valid.
 
     Args:
@@ -79,10 +97,13 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
       load_size: patch size the images are resized to (as in training).
       batch_size: triplets per trunk pass.
       cache_dir: folder for the `.npz` cache; None computes without caching.
-      verbose: show a progress bar while computing.
+      verbose: 0 silent; 1 a progress bar while computing and a line saying where the
+        statistics came from (or went); 2 that line only.
+      log: function taking one line of text (for the "from cache" / "cached in" lines).
 
     Returns:
-      dict with "s0", "s1" (N, sum(channels)) float32 and "judge" (N,) float32.
+      dict with "s0", "s1" (N, sum(channels)) float32, "judge" (N,) float32, "cache_file" (the
+      `.npz` path, None without `cache_dir`) and "from_cache" (whether it was read from there).
     """
     from lpips_tf.data.bapps import twoafc_dataset
 
@@ -95,12 +116,13 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
             with np.load(path) as data:
                 if str(data["fingerprint"]) == key and int(data["format"]) == CACHE_FORMAT:
                     if verbose:
-                        print(f"Channel statistics from cache: {path}")
-                    return {"s0": data["s0"], "s1": data["s1"], "judge": data["judge"]}
+                        log(f"Channel statistics from cache: {path}")
+                    return {"s0": data["s0"], "s1": data["s1"], "judge": data["judge"],
+                            "cache_file": path, "from_cache": True}
     stats_fn = _triplet_stats_fn(model)
     dataset = twoafc_dataset(index, load_size=load_size, batch_size=batch_size)
     steps = -(-len(index) // batch_size)
-    bar = keras.utils.Progbar(steps, unit_name="batch") if verbose else None
+    bar = keras.utils.Progbar(steps, unit_name="batch") if verbose == 1 else None
     s0, s1 = [], []
     for step, (images, _) in enumerate(dataset):
         a, b = stats_fn(images["ref"], images["p0"], images["p1"])
@@ -116,8 +138,8 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
         np.savez(tmp, fingerprint=key, format=CACHE_FORMAT, **result)
         os.replace(tmp, path)
         if verbose:
-            print(f"Channel statistics cached in {path}")
-    return result
+            log(f"Channel statistics cached in {path}")
+    return {**result, "cache_file": path, "from_cache": False}
 
 
 @keras.saving.register_keras_serializable(package="lpips_tf")
@@ -126,12 +148,16 @@ class CachedLin(keras.layers.Layer):
 
     Input: (N, sum(channels)) per-channel mean squared differences. Output: (N,) distances.
     `dropout_rate` drops whole channels of the statistics while training (see the module doc).
+    `kernel_initializer`: None for uniform in [0, 2 / max(channels)) (non-negative, so the
+    constraint does not zero half of it on the first step), or any Keras initializer.
     """
 
-    def __init__(self, channels, dropout_rate=0.0, **kwargs):
+    def __init__(self, channels, dropout_rate=0.0, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.channels = tuple(int(c) for c in channels)
         self.dropout_rate = dropout_rate
+        self.kernel_initializer = (None if kernel_initializer is None
+                                   else keras.initializers.get(kernel_initializer))
         self.dropout = keras.layers.Dropout(dropout_rate) if dropout_rate else None
 
     def build(self, input_shape):
@@ -139,10 +165,10 @@ class CachedLin(keras.layers.Layer):
         if input_shape[-1] not in (None, total):
             raise ValueError(f"CachedLin expects {total} statistics per pair, received "
                              f"input_shape={input_shape}")
-        self.kernel = self.add_weight(
-            name="kernel", shape=(total,),
-            initializer=keras.initializers.RandomUniform(0.0, 2.0 / max(self.channels)),
-            constraint=keras.constraints.NonNeg())
+        initializer = self.kernel_initializer or keras.initializers.RandomUniform(
+            0.0, 2.0 / max(self.channels))
+        self.kernel = self.add_weight(name="kernel", shape=(total,), initializer=initializer,
+                                      constraint=keras.constraints.NonNeg())
 
     def call(self, stats, training=None):
         if self.dropout is not None:
@@ -157,7 +183,113 @@ class CachedLin(keras.layers.Layer):
         kernel = keras.ops.convert_to_numpy(self.kernel)
         return np.split(kernel, np.cumsum(self.channels)[:-1])
 
-    def get_config(self):
-        return {**super().get_config(), "channels": list(self.channels),
-                "dropout_rate": self.dropout_rate}
+    def set_lin_vectors(self, vectors):
+        """Sets the kernel from per-tap (C,) vectors, e.g. `LPIPS.get_lin_weights()`."""
+        vectors = [np.asarray(v, np.float32).reshape(-1) for v in vectors]
+        if tuple(len(v) for v in vectors) != self.channels:
+            raise ValueError(f"Expected lin vectors of lengths {self.channels}, received "
+                             f"{tuple(len(v) for v in vectors)}.")
+        self.kernel.assign(np.concatenate(vectors))
 
+    def get_config(self):
+        config = {**super().get_config(), "channels": list(self.channels),
+                  "dropout_rate": self.dropout_rate}
+        if self.kernel_initializer is not None:
+            config["kernel_initializer"] = keras.initializers.serialize(self.kernel_initializer)
+        return config
+
+
+# ------------------------------------------------------------------------------------------------
+# Training on the cached statistics.
+
+STATS_KEYS = ("s0", "s1")
+
+
+def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta_1=0.5,
+                            beta_2=0.999, hidden_units=32, initial_lin_weights=None, compile=True,
+                            name="lpips_cached_2afc"):
+    """The 2AFC model of `lpips_tf.training.build_2afc_model`, on cached statistics.
+
+    Inputs {"s0", "s1"}: (N, sum(channels)) statistics of (ref, p0) and (ref, p1). One shared
+    `CachedLin` (named "lin") gives d0 and d1, the `JudgmentHead` (named "judgment") the
+    probability that a person prefers p1. Outputs {"judgment": (N,), "distances": (N, 2)}, as a
+    `TwoAFCModel`, so `judgment_loss`, the `two_afc` metric and the training callbacks apply
+    unchanged.
+
+    Args:
+      channels: channels per tap, e.g. `lpips_tf.LPIPS(net="alex").channels`.
+      dropout_rate: channel dropout on the statistics while training (see the module doc).
+      learning_rate: a float or a `LearningRateSchedule`.
+      beta_1, beta_2: Adam's moment decay rates (the paper: 0.5, 0.999).
+      hidden_units: width of the judgment network.
+      initial_lin_weights: per-tap (C,) vectors to start the kernel from (e.g. a fresh
+        `LPIPS.get_lin_weights()`, which is what the end-to-end path starts from); None: random
+        (see `CachedLin`).
+      compile: compile with Adam and `judgment_loss`.
+      name: model name.
+
+    Returns:
+      A `TwoAFCModel`.
+    """
+    from lpips_tf.training import JudgmentHead, TwoAFCModel, judgment_loss
+
+    total = sum(int(c) for c in channels)
+    inputs = {key: keras.Input(shape=(total,), name=key, dtype="float32") for key in STATS_KEYS}
+    # With given weights, a zeros initializer: it draws no seed, so the judgment network below
+    # gets the same initial weights as in `build_2afc_model` after the same draws.
+    lin = CachedLin(channels, dropout_rate,
+                    kernel_initializer=None if initial_lin_weights is None else "zeros",
+                    name="lin")
+    d0 = lin(inputs["s0"])
+    d1 = lin(inputs["s1"])
+    judgment = JudgmentHead(hidden_units=hidden_units, name="judgment")([d0, d1])
+    column = keras.layers.Reshape((1,))
+    distances = keras.layers.Concatenate(axis=-1, name="distances")([column(d0), column(d1)])
+    model = TwoAFCModel(inputs=inputs, outputs={"judgment": judgment, "distances": distances},
+                        name=name)
+    if initial_lin_weights is not None:
+        lin.set_lin_vectors(initial_lin_weights)
+    if compile:
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1,
+                                            beta_2=beta_2),
+            loss={"judgment": judgment_loss},
+        )
+    return model
+
+
+def _gather_batches(indices, stats):
+    """Batches of triplet indices -> ({"s0", "s1"}, judge) batches."""
+    s0 = tf.convert_to_tensor(stats["s0"], tf.float32)
+    s1 = tf.convert_to_tensor(stats["s1"], tf.float32)
+    judge = tf.convert_to_tensor(stats["judge"], tf.float32)
+
+    def gather(i):
+        return {"s0": tf.gather(s0, i), "s1": tf.gather(s1, i)}, tf.gather(judge, i)
+
+    return indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def stats_dataset(stats, batch_size=50):
+    """Batches `({"s0", "s1"}, judge)` of cached statistics, in order (for validation)."""
+    n = len(stats["judge"])
+    indices = tf.data.Dataset.range(n).batch(batch_size)
+    return _gather_batches(indices, stats).prefetch(tf.data.AUTOTUNE)
+
+
+def stats_training_dataset(stats, batch_size, seed, steps_per_epoch, first_epoch, total_epochs):
+    """Batches for epochs `first_epoch..total_epochs - 1`, each a reshuffled pass over the triplets.
+
+    The order of epoch k depends only on (seed, k), and is the order the end-to-end pipeline
+    (`lpips_tf.training`) uses: a shuffle with a full buffer seeded by `seed * 1_000_003 + k`.
+    Build it while no global TensorFlow seed is set (as `train` does).
+    """
+    n = len(stats["judge"])
+
+    def epoch_batches(epoch):
+        epoch_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch
+        order = tf.data.Dataset.range(n).shuffle(n, seed=epoch_seed, reshuffle_each_iteration=True)
+        return order.batch(batch_size).take(steps_per_epoch)
+
+    indices = tf.data.Dataset.range(first_epoch, total_epochs).flat_map(epoch_batches)
+    return _gather_batches(indices, stats).prefetch(tf.data.AUTOTUNE)

@@ -461,6 +461,13 @@ class TrainConfig:
     split over the replicas of the strategy. An epoch is one shuffled pass over the training
     triplets (ceil(N / batch_size) steps, the last batch partial), or `steps_per_epoch` steps of
     it when that cap is set.
+
+    `cached_stats=True` (frozen-trunk lin variants only: `*-lin`) trains on per-channel statistics
+    computed once per triplet and cached on disk in `stats_cache_dir` (None:
+    `<out_dir>/.stats_cache`, shared by the runs under `out_dir` and kept by `overwrite`); see
+    `lpips_tf.cached`. It uses `cached_dropout` (channel dropout on the statistics, default off)
+    instead of `dropout` (element dropout, which cannot be reproduced on the averages) and runs
+    with the default strategy only.
     """
 
     data_dir: str
@@ -484,6 +491,9 @@ class TrainConfig:
     save_judgment_model: bool = True
     overwrite: bool = False
     verbose: object = 1
+    cached_stats: bool = False
+    cached_dropout: float = 0.0
+    stats_cache_dir: object = None
 
     def __post_init__(self):
         for key in ("train_sets", "val_sets"):
@@ -499,10 +509,21 @@ class TrainConfig:
         out["val_sets"] = list(self.val_sets)
         return out
 
+    def stats_cache(self):
+        """The folder of the cached statistics (with `cached_stats`)."""
+        return self.stats_cache_dir or os.path.join(self.out_dir, ".stats_cache")
+
 
 # Settings that may change when a killed run is resumed; any other change is refused.
 _RESUMABLE_CHANGES = ("strategy", "verbose", "overwrite", "out_dir", "select",
-                      "save_judgment_model")
+                      "save_judgment_model", "stats_cache_dir")
+# Defaults of settings added later: a run recorded before they existed used these.
+_FLAG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def _cacheable(variant):
+    """Whether a variant can train on cached channel statistics: lin layers on a frozen trunk."""
+    return variant.lpips and variant.pretrained and not variant.tune_trunk
 
 
 def _check_config(config):
@@ -525,6 +546,24 @@ def _check_config(config):
         problems.append(f"strategy={config.strategy!r} must be one of {STRATEGIES}")
     if config.select not in SELECTIONS:
         problems.append(f"select={config.select!r} must be one of {SELECTIONS}")
+    if not 0 <= config.cached_dropout < 1:
+        problems.append(f"cached_dropout={config.cached_dropout} must be in [0, 1)")
+    if config.cached_dropout and not config.cached_stats:
+        problems.append(f"cached_dropout={config.cached_dropout} applies only with "
+                        f"cached_stats=True (end-to-end training uses dropout)")
+    if config.cached_stats:
+        cached_variants = ", ".join(n for n, v in VARIANTS.items() if _cacheable(v))
+        if not _cacheable(variant):
+            reason = ("has no lin layers, so its distance has nothing to learn"
+                      if not variant.lpips else
+                      "trains its trunk, so the channel statistics change at every step"
+                      if variant.tune_trunk else "has no pretrained trunk")
+            problems.append(f"cached_stats needs a frozen pretrained trunk with lin layers (a "
+                            f"*-lin variant: {cached_variants}); {variant.name} {reason}. Train "
+                            f"it end to end (without --cached_stats)")
+        if config.strategy != "default":
+            problems.append(f"cached_stats trains with the default strategy only (each step is a "
+                            f"few small matrix products); received strategy={config.strategy!r}")
     from lpips_tf.trunks import get_trunk_module
 
     min_size = get_trunk_module(variant.net).MIN_INPUT_SIZE
@@ -619,8 +658,9 @@ def _prepare_run_dir(run, config, log):
         else:
             done = _backup_epoch(run.backup)
             if done:
-                changed = {k: (previous["flags"].get(k), v) for k, v in config.flags().items()
-                           if k not in _RESUMABLE_CHANGES and previous["flags"].get(k) != v}
+                saved = {**_FLAG_DEFAULTS, **previous["flags"]}
+                changed = {k: (saved.get(k), v) for k, v in config.flags().items()
+                           if k not in _RESUMABLE_CHANGES and saved.get(k) != v}
                 if changed:
                     raise ConfigError(f"Cannot resume {run.root}: settings differ from the "
                                      f"interrupted run (saved, now): {changed}. Pass --overwrite "
@@ -656,6 +696,74 @@ def _training_dataset(index, config, steps_per_epoch, first_epoch, total_epochs)
 
     epochs = tf.data.Dataset.range(first_epoch, total_epochs)
     return epochs.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+
+
+def _dropout_mode(config, variant):
+    """One line for config.json: which dropout the run trains with."""
+    if not variant.lpips:
+        return "none (no lin layers)"
+    if config.cached_stats:
+        if config.cached_dropout:
+            return (f"channel dropout (rate {config.cached_dropout:g}) on the cached per-channel "
+                    f"statistics (whole channels of each pair's averages; not the end-to-end "
+                    f"element dropout, see lpips_tf.cached)")
+        return ("none: cached statistics are spatial averages, on which the end-to-end element "
+                "dropout cannot be reproduced (see lpips_tf.cached)")
+    if config.dropout:
+        return (f"element dropout (rate {config.dropout:g}) on the squared feature differences "
+                f"before each lin layer")
+    return "none"
+
+
+def _cached_setup(config, variant, train_index, val_index, steps, first_epoch, total_epochs, log):
+    """Statistics (computed or cached), datasets and models of a `cached_stats` run.
+
+    The random draws happen in the order of the end-to-end path (distance model, then the
+    judgment network; the cached kernel starts from the distance model's fresh lin weights), so
+    both paths start from the same weights for the same seed.
+
+    Returns:
+      (train_ds, val_ds, distance model, schedule, cached 2AFC model, record for config.json).
+    """
+    from lpips_tf import cached
+
+    keras.utils.set_random_seed(config.seed)
+    # No element dropout in the saved distance model: the cached run did not train with it.
+    distance = build_distance_model(variant, config.trunk_weights, 0.0, config.version)
+    cache_dir = config.stats_cache()
+    verbose = 1 if config.verbose in (1, "auto") else 2
+    record = {"dir": os.path.abspath(cache_dir)}
+    stats_start = time.time()
+    arrays = {}
+    for part, index in (("train", train_index), ("val", val_index)):
+        part_start = time.time()
+        log(f"Channel statistics of the {len(index)} {part} triplets "
+            f"({sum(distance.channels)} per pair)...")
+        stats = cached.compute_triplet_stats(distance, index, load_size=config.load_size,
+                                             batch_size=config.batch_size, cache_dir=cache_dir,
+                                             verbose=verbose, log=log)
+        arrays[part] = stats
+        record[part] = {"file": os.path.basename(stats["cache_file"] or ""),
+                        "from_cache": stats["from_cache"],
+                        "seconds": round(time.time() - part_start, 1)}
+    record["seconds"] = round(time.time() - stats_start, 1)
+    log(f"Channel statistics ready in {record['seconds']:.1f} s "
+        f"({'from the cache' if record['train']['from_cache'] and record['val']['from_cache'] else 'computed'}, "
+        f"{cache_dir}).")
+
+    # The data order is a function of (config.seed, epoch) alone, the end-to-end order.
+    tf.random.set_seed(None)
+    train_ds = cached.stats_training_dataset(arrays["train"], config.batch_size, config.seed,
+                                             steps, first_epoch, total_epochs)
+    # Only TensorFlow's global seed: Python's random state (Keras' initializer seeds) goes on
+    # from where the distance model left it, as in the end-to-end path.
+    tf.random.set_seed(config.seed)
+    val_ds = cached.stats_dataset(arrays["val"], config.batch_size)
+    schedule = LinearDecaySchedule(config.lr, steps, config.epochs, config.epochs_decay)
+    model = cached.build_cached_2afc_model(
+        distance.channels, dropout_rate=config.cached_dropout, learning_rate=schedule,
+        beta_1=config.beta1, initial_lin_weights=distance.get_lin_weights())
+    return train_ds, val_ds, distance, schedule, model, record
 
 
 class _LearningRateLogger(keras.callbacks.Callback):
@@ -777,6 +885,13 @@ def train(config, callbacks=None, log=print):
     ties) when `select="best"`, or of the last epoch with `select="last"` (what the official
     trainer keeps). `config.json` names the epoch.
 
+    With `config.cached_stats`, the channel statistics of the training and validation triplets
+    are computed once (or read from `config.stats_cache()`) and `fit` runs on them
+    (`lpips_tf.cached`); the learned kernel is then copied into a real `lpips_tf.LPIPS`, so the
+    same files come out. There, judgment_model.keras is the image-input 2AFC model around that
+    distance with the trained judgment network, without optimizer state, and `model` in the
+    result is the statistics-input model that was trained.
+
     Args:
       config: a `TrainConfig`.
       callbacks: extra Keras callbacks for `fit`.
@@ -815,21 +930,28 @@ def train(config, callbacks=None, log=print):
         f"{len(val_index)} validation triplets ({', '.join(val_index.subsets)}); "
         f"{steps} steps of {config.batch_size} per epoch, {total_epochs} epochs "
         f"({config.epochs} at lr {config.lr:g}, {config.epochs_decay} decaying); "
-        f"{strategy.num_replicas_in_sync} replica(s) ({config.strategy}).")
+        f"{strategy.num_replicas_in_sync} replica(s) ({config.strategy})"
+        + ("; on cached channel statistics." if config.cached_stats else "."))
 
-    # The data order is a function of (config.seed, epoch) alone: build the pipeline while no
-    # global seed is set (TF also refuses a tensor-valued shuffle seed under global seed 0).
-    tf.random.set_seed(None)
-    train_ds = _training_dataset(train_index, config, steps, first_epoch, total_epochs)
-    keras.utils.set_random_seed(config.seed)
-    val_ds = bapps.twoafc_dataset(val_index, load_size=config.load_size,
-                                  batch_size=config.batch_size)
-    with strategy.scope():
-        distance = build_distance_model(variant, config.trunk_weights, config.dropout,
-                                        config.version)
-        schedule = LinearDecaySchedule(config.lr, steps, config.epochs, config.epochs_decay)
-        model = build_2afc_model(distance, image_size=config.load_size, learning_rate=schedule,
-                                 beta_1=config.beta1)
+    stats_record = None
+    if config.cached_stats:
+        train_ds, val_ds, distance, schedule, model, stats_record = _cached_setup(
+            config, variant, train_index, val_index, steps, first_epoch, total_epochs, log)
+    else:
+        # The data order is a function of (config.seed, epoch) alone: build the pipeline while
+        # no global seed is set (TF also refuses a tensor-valued shuffle seed under global seed
+        # 0).
+        tf.random.set_seed(None)
+        train_ds = _training_dataset(train_index, config, steps, first_epoch, total_epochs)
+        keras.utils.set_random_seed(config.seed)
+        val_ds = bapps.twoafc_dataset(val_index, load_size=config.load_size,
+                                      batch_size=config.batch_size)
+        with strategy.scope():
+            distance = build_distance_model(variant, config.trunk_weights, config.dropout,
+                                            config.version)
+            schedule = LinearDecaySchedule(config.lr, steps, config.epochs, config.epochs_decay)
+            model = build_2afc_model(distance, image_size=config.load_size,
+                                     learning_rate=schedule, beta_1=config.beta1)
 
     record = {
         "status": "running",
@@ -840,7 +962,11 @@ def train(config, callbacks=None, log=print):
                                f"none: random (Keras default initialisers, seed {config.seed})"),
         "trains": ("judgment network G only (the distance has no trainable weights)"
                    if not variant.trains_distance else
+                   "lin layers (as one vector over cached channel statistics) and G"
+                   if config.cached_stats else
                    "lin layers and G" + (" and the trunk" if variant.tune_trunk else "")),
+        "cached_stats": bool(config.cached_stats),
+        "dropout_mode": _dropout_mode(config, variant),
         "data": {
             "data_dir": os.path.abspath(config.data_dir),
             "synthetic": synthetic,
@@ -859,6 +985,8 @@ def train(config, callbacks=None, log=print):
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "started": datetime.datetime.now().isoformat(timespec="seconds"),
     }
+    if stats_record:
+        record["stats_cache"] = stats_record
     if previous:
         record["started"] = previous.get("started")
         record["resumed"] = previous.get("resumed", []) + [
@@ -886,6 +1014,7 @@ def train(config, callbacks=None, log=print):
     if not variant.trains_distance:
         log("Cosine distance: only the judgment network G trains; the 2AFC score stays fixed.")
 
+    fit_start = time.time()
     if first_epoch < total_epochs:
         # shuffle=False: the pipeline shuffles (per epoch, reproducibly); Keras cannot.
         model.fit(train_ds, epochs=total_epochs, steps_per_epoch=steps, validation_data=val_ds,
@@ -903,13 +1032,27 @@ def train(config, callbacks=None, log=print):
         if first_epoch >= total_epochs:
             model.load_weights(os.path.join(run.backup, "latest.weights.h5"))
     saved_row = rows[saved_epoch - 1] if rows else {}
+    fit_seconds = time.time() - fit_start
     log(f"Saving the model of epoch {saved_epoch} (val_two_afc "
         f"{saved_row.get('val_two_afc', float('nan')):.4f}) to {run.root}")
 
+    judgment_model = model
+    if config.cached_stats:
+        # The learned kernel goes into the real distance model, whose distances are the
+        # statistics times the kernel (to float32 rounding); G goes into an image-input model.
+        distance.set_lin_weights(model.get_layer("lin").lin_vectors())
+        if config.save_judgment_model:
+            judgment_model = build_2afc_model(distance, image_size=config.load_size,
+                                              learning_rate=schedule, beta_1=config.beta1)
+            judgment_model.get_layer("judgment").set_weights(
+                model.get_layer("judgment").get_weights())
+            # Fresh optimizer state (the trained one belongs to the statistics-input model),
+            # built so that the saved file loads without a mismatch warning.
+            judgment_model.optimizer.build(judgment_model.trainable_variables)
     export_saved_model(distance, run.saved_model)
     distance.save(run.model)
     if config.save_judgment_model:
-        model.save(run.judgment_model)
+        judgment_model.save(run.judgment_model)
     if variant.lpips:
         write_lin_weights(distance, run.lin_weights)
     title = variant.name + (" (synthetic data)" if synthetic else "")
@@ -922,6 +1065,7 @@ def train(config, callbacks=None, log=print):
         "epochs_trained": len(rows),
         "finished": datetime.datetime.now().isoformat(timespec="seconds"),
         "last_session_seconds": round(time.time() - start, 1),
+        "last_session_fit_seconds": round(fit_seconds, 1),
     })
     if os.path.isdir(run.backup):
         shutil.rmtree(run.backup)

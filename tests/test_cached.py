@@ -65,3 +65,197 @@ def test_cached_lin_splits_back_into_lin_vectors():
     np.testing.assert_allclose(np.asarray(layer(np.ones((2, 5), np.float32))), [10.0, 10.0])
     clone = CachedLin.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+
+
+# ------------------------------------------------------------------------------------------------
+# Training on cached statistics (train.py --cached_stats).
+
+TRAIN, VAL = "train/traditional", "val/traditional"
+
+
+@pytest.fixture(scope="module")
+def train_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cached_train_data")
+    generate(str(root), str(ROOT / "tests" / "data" / "photos"), n_train=120, n_val=60, n_jnd=0,
+             patch=48, seed=3, verbose=False)
+    return str(root)
+
+
+def _config(data_dir, trunk, out_dir, **overrides):
+    from lpips_tf import training
+
+    settings = dict(data_dir=data_dir, variant="alex-lin", train_sets=TRAIN, val_sets=VAL,
+                    trunk_weights=trunk, epochs=2, epochs_decay=1, load_size=48, dropout=0.0,
+                    lr=3e-3, seed=1, out_dir=str(out_dir), verbose=2)
+    settings.update(overrides)
+    return training.TrainConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def cached_and_end_to_end(train_dataset, random_trunk_file, tmp_path_factory):
+    """A cached run and an end-to-end run with the same settings (dropout off on both)."""
+    from lpips_tf import training
+
+    out = tmp_path_factory.mktemp("cached_runs")
+    trunk = random_trunk_file("alex")
+    lines = []
+    cached = training.train(_config(train_dataset, trunk, out / "cached", cached_stats=True),
+                            log=lines.append)
+    end_to_end = training.train(_config(train_dataset, trunk, out / "e2e"), log=lambda _: None)
+    return {"cached": cached, "e2e": end_to_end, "log": lines, "out": out, "trunk": trunk}
+
+
+def test_cached_run_takes_the_end_to_end_steps(cached_and_end_to_end):
+    cached, e2e = cached_and_end_to_end["cached"], cached_and_end_to_end["e2e"]
+    assert [r["epoch"] for r in cached["history"]] == [0, 1, 2]
+    # Same start, same batches, same schedule: the same optimisation, to float32 rounding.
+    for a, b in zip(cached["history"], e2e["history"]):
+        assert set(a) == set(b)
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-6, err_msg=key)
+    np.testing.assert_allclose(np.concatenate(cached["distance_model"].get_lin_weights()),
+                               np.concatenate(e2e["distance_model"].get_lin_weights()),
+                               rtol=1e-3, atol=1e-6)
+    # The lin weights did move (so the comparison above means something).
+    start = np.concatenate(lpips_tf.LPIPS(net="alex", trunk_weights=None).get_lin_weights())
+    assert not np.allclose(np.concatenate(cached["distance_model"].get_lin_weights()), start)
+
+
+def test_cached_run_writes_the_usual_files_and_its_model_scores_what_was_logged(
+        cached_and_end_to_end, train_dataset):
+    import json
+
+    import keras
+    from lpips_tf.training import two_afc_scores
+
+    result = cached_and_end_to_end["cached"]
+    run_dir = result["run_dir"]
+    assert {"saved_model", "model.keras", "judgment_model.keras", "lin_weights.npz",
+            "history.csv", "accuracy.png", "loss.png", "config.json"} <= set(os.listdir(run_dir))
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = json.load(f)
+    assert config["cached_stats"] is True and config["flags"]["cached_stats"] is True
+    assert config["dropout_mode"].startswith("none: cached statistics")
+    assert config["stats_cache"]["train"]["from_cache"] is False
+    assert config["status"] == "finished"
+
+    # The exported distance scores the validation set exactly as the cached run logged it.
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    index = index_2afc(train_dataset, [VAL])
+    d0, d1, judge = [], [], []
+    for images, h in twoafc_dataset(index, load_size=48, batch_size=30):
+        d0.append(np.asarray(model([images["ref"], images["p0"]])))
+        d1.append(np.asarray(model([images["ref"], images["p1"]])))
+        judge.append(np.asarray(h))
+    d0, d1, judge = map(np.concatenate, (d0, d1, judge))
+    score = float(np.mean(np.asarray(two_afc_scores(d0, d1, judge))))
+    assert abs(score - result["saved_val_two_afc"]) < 1e-6
+    # ... because its distances are the cached statistics times the learned kernel.
+    kernel = result["model"].get_layer("lin").lin_vectors()
+    with np.load(os.path.join(run_dir, "lin_weights.npz")) as saved:
+        for k, vector in enumerate(kernel):
+            np.testing.assert_array_equal(saved[f"lin{k}"], vector)
+    stats = compute_triplet_stats(model, index, load_size=48, verbose=0)
+    w = np.concatenate(kernel)
+    np.testing.assert_allclose(stats["s0"] @ w, d0, rtol=1e-5)
+    np.testing.assert_allclose(stats["s1"] @ w, d1, rtol=1e-5)
+
+    # The judgment model takes images and holds the trained judgment network.
+    judgment_model = keras.saving.load_model(os.path.join(run_dir, "judgment_model.keras"))
+    images, _ = next(iter(twoafc_dataset(index, load_size=48, batch_size=8)))
+    expected = result["model"]({"s0": stats["s0"][:8], "s1": stats["s1"][:8]})["judgment"]
+    np.testing.assert_allclose(np.asarray(judgment_model(images)["judgment"]),
+                               np.asarray(expected), rtol=1e-4)
+
+
+def test_second_cached_run_reads_the_cache_through_the_cli(cached_and_end_to_end, train_dataset,
+                                                            capsys):
+    import json
+
+    cache_dir = cached_and_end_to_end["out"] / "cached" / ".stats_cache"
+    files = sorted(os.listdir(cache_dir))
+    assert len(files) == 2  # train and val
+    mtimes = [os.stat(cache_dir / f).st_mtime_ns for f in files]
+    out_dir = cached_and_end_to_end["out"] / "cli"
+    code = _train_main("--data_dir", train_dataset, "--train_sets", TRAIN, "--val_sets", VAL,
+                       "--trunk_weights", cached_and_end_to_end["trunk"], "--epochs", "1",
+                       "--epochs_decay", "0", "--load_size", "48", "--lr", "3e-3", "--seed", "1",
+                       "--verbose", "2", "--cached_stats", "--stats_cache_dir", str(cache_dir),
+                       "--out_dir", str(out_dir))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("Channel statistics from cache") == 2, out
+    assert sorted(os.listdir(cache_dir)) == files
+    assert [os.stat(cache_dir / f).st_mtime_ns for f in files] == mtimes
+    with open(out_dir / "alex-lin" / "config.json") as f:
+        config = json.load(f)
+    assert config["stats_cache"]["train"]["from_cache"] is True
+    assert config["stats_cache"]["val"]["from_cache"] is True
+    # Same seed and settings as the first cached run: its first epoch again.
+    first = cached_and_end_to_end["cached"]["history"][0]
+    with open(out_dir / "alex-lin" / "history.csv") as f:
+        header, row = f.read().splitlines()[:2]
+    logged = dict(zip(header.split(","), map(float, row.split(","))))
+    assert logged["loss"] == pytest.approx(first["loss"], rel=1e-6)
+
+
+def _train_main(*args):
+    import train as train_script
+    from absl import flags
+
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train.py", *args])
+    try:
+        return train_script.main(["train.py"])
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+def test_cached_stats_is_refused_where_it_does_not_apply(train_dataset, tmp_path, capsys):
+    from lpips_tf import training
+
+    for variant, reason in (("alex-cos", "has no lin layers"),
+                            ("alex-tune", "trains its trunk"),
+                            ("vgg-scratch", "trains its trunk")):
+        with pytest.raises(training.ConfigError,
+                           match=rf"cached_stats needs a frozen pretrained trunk with lin layers "
+                                 rf"\(a \*-lin variant: alex-lin, squeeze-lin, vgg-lin\); "
+                                 rf"{variant} {reason}"):
+            training.train(_config(train_dataset, None, tmp_path, variant=variant,
+                                   cached_stats=True))
+    with pytest.raises(training.ConfigError, match="default strategy only"):
+        training.train(_config(train_dataset, None, tmp_path, cached_stats=True,
+                               strategy="mirrored"))
+    with pytest.raises(training.ConfigError, match="applies only with cached_stats=True"):
+        training.train(_config(train_dataset, None, tmp_path, cached_dropout=0.2))
+    assert _train_main("--data_dir", train_dataset, "--variant", "alex-cos", "--cached_stats",
+                       "--out_dir", str(tmp_path)) == 2
+    assert "alex-cos has no lin layers" in capsys.readouterr().err
+    assert _train_main("--data_dir", train_dataset, "--cached_stats", "--dropout", "0.5",
+                       "--out_dir", str(tmp_path)) == 2
+    assert "use --cached_dropout" in capsys.readouterr().err
+    assert not os.listdir(tmp_path), "nothing is written for a refused run"
+
+
+def test_interrupted_cached_run_resumes_to_the_same_history(cached_and_end_to_end,
+                                                            train_dataset, tmp_path):
+    import keras
+    from lpips_tf import training
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt("stopped after epoch 1")
+
+    config = _config(train_dataset, cached_and_end_to_end["trunk"], tmp_path, cached_stats=True,
+                     stats_cache_dir=str(cached_and_end_to_end["out"] / "cached" / ".stats_cache"))
+    with pytest.raises(KeyboardInterrupt):
+        training.train(config, callbacks=[Interrupt()], log=lambda _: None)
+    lines = []
+    resumed = training.train(config, log=lines.append)
+    assert any(line.startswith("Resuming") for line in lines), lines
+    reference = cached_and_end_to_end["cached"]["history"]
+    assert [r["epoch"] for r in resumed["history"]] == [0, 1, 2]
+    for a, b in zip(resumed["history"], reference):
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-6, err_msg=key)
