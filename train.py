@@ -24,8 +24,8 @@ cache (`--stats_cache_dir`, default `<out_dir>/.stats_cache`) is reused until th
 change. Measured on two shared CPU cores, alex-lin, the paper's 10 epochs on synthetic triplets:
 2000 train / 500 val, 108 s end to end vs 18 s cached (9 s with a warm cache); 6000 / 2000, 343 s
 vs 60 s (12 s warm); best validation 2AFC within 0.3 points of each other. Estimated for full
-BAPPS (151k train, 36k val triplets): alex-lin 2 h end to end vs 10-30 min cached (most of it the
-statistics pass; 256 px PNG decoding is the range), vgg-lin about 2 days vs 3.5 h.
+BAPPS (151k train, 36k val triplets; ranges: 64 px vs 256 px PNG files to decode): alex-lin 2-5 h
+end to end vs 11-28 min cached (mostly the one statistics pass), vgg-lin 49-52 h vs 3.5-3.7 h.
 
 Everything lands in `<out_dir>/<variant>/`: `saved_model/` (TF Serving: serving_default(image0,
 image1) -> distance), `model.keras`, `judgment_model.keras`, `lin_weights.npz`, `history.csv`,
