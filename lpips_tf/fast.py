@@ -14,11 +14,14 @@ TensorFlow's graph optimiser (oneDNN on x86: convolution + bias + ReLU fusion) r
 numbers are those of the eager model, to float32 rounding.
 
 `jit_compile=True` compiles the graph with XLA instead. XLA specialises on concrete shapes, so
-every new (N, H, W) compiles once (seconds for VGG16). On CPU it is slower than the oneDNN graph
-for the convolution-heavy trunks (see benchmarks/README.md), so it is off by default; it can pay
-off on GPUs.
+every new (N, H, W) compiles once (about a second for AlexNet, several for VGG16). On CPU it is
+slower than the oneDNN graph for AlexNet and VGG16 and for every bfloat16 model; only float32
+SqueezeNet on small images gains (up to about 15% at 64 x 64, nothing at 256 x 256), as XLA fuses
+its many small layers (benchmarks/README.md). Hence off by default.
 
-Measured speed and the bfloat16 option: benchmarks/README.md.
+`lpips_tf.LPIPS(..., dtype="mixed_bfloat16")` runs the trunk in bfloat16, about twice the float32
+speed on a CPU with AVX512-BF16 (AMX CPUs should gain more; not measured), at a small accuracy
+cost; this function compiles it the same way. Speed and accuracy: benchmarks/README.md.
 """
 
 import tensorflow as tf
@@ -58,9 +61,9 @@ def compiled_distance_fn(model, jit_compile=False, input_dtype=tf.float32):
 def configure_threads(intra_op=None, inter_op=None):
     """Sets TensorFlow's CPU thread pools; call before the first TensorFlow operation runs.
 
-    The benchmark (benchmarks/README.md) uses `intra_op` = the number of cores and `inter_op=1`:
-    the LPIPS graph is a chain of large convolutions, each already parallel inside, so running
-    independent ops side by side only oversubscribes the cores. None keeps TensorFlow's default.
+    The benchmark (benchmarks/README.md) uses `intra_op` = the number of cores and `inter_op=1`,
+    like its PyTorch side: the LPIPS graph is a chain of large convolutions, each parallel inside.
+    None keeps TensorFlow's default (both pools as large as the number of cores).
     """
     if intra_op is not None:
         tf.config.threading.set_intra_op_parallelism_threads(int(intra_op))
