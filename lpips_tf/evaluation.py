@@ -130,8 +130,9 @@ def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
     """
     if isinstance(specs, str):
         specs = [s.strip() for s in specs.split(",") if s.strip()]
-    variants = {}
+    resolved = []  # (name, fn, from_path)
     for spec in specs or []:
+        from_path = False
         if isinstance(spec, tuple):
             name, fn = spec
         elif spec in BASELINES:
@@ -143,6 +144,7 @@ def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
             if name == "model":  # <out_dir>/<variant>/model.keras
                 name = os.path.basename(os.path.dirname(os.path.abspath(spec)))
             fn = _load_trained(spec)
+            from_path = True
         elif _OFFICIAL.match(spec):
             name, fn = spec, _official(_OFFICIAL.match(spec), trunk_weights)
         else:
@@ -151,6 +153,16 @@ def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
                 "-v0.0), l2, ssim, or an existing path to a train.py output folder. "
                 f"Received: {spec!r}"
             )
+        resolved.append((name, fn, from_path))
+    # A trained folder named like an official variant (saved_models/alex-cos next to alex-cos) is
+    # told apart by a suffix rather than refused: comparing the two is the point.
+    counts = {}
+    for name, _, _ in resolved:
+        counts[name] = counts.get(name, 0) + 1
+    variants = {}
+    for name, fn, from_path in resolved:
+        if from_path and counts[name] > 1:
+            name = f"{name} (trained)"
         if name in variants:
             raise ValueError(f"Variant name {name!r} appears twice. Received: specs={specs!r}")
         variants[name] = fn

@@ -188,3 +188,17 @@ def test_per_net_trunk_weights(data_dir, random_trunk_file, tmp_path):
          "--variants", "alex", "--trunk_weights", "alex="],
         capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT))
     assert proc.returncode == 1 and "alex=PATH" in proc.stderr
+
+
+def test_trained_folder_named_like_an_official_variant(tmp_path):
+    import keras
+
+    x0, x1 = keras.Input((None, None, 3)), keras.Input((None, None, 3))
+    d = keras.layers.GlobalAveragePooling2D()(keras.layers.Subtract()([x0, x1]))
+    folder = tmp_path / "runs" / "l2"
+    folder.mkdir(parents=True)
+    keras.Model([x0, x1], d).save(folder / "model.keras")
+    variants = evaluation.resolve_variants([str(folder), "l2"], baselines=False)
+    assert list(variants) == ["l2 (trained)", "l2"]
+    with pytest.raises(ValueError, match="appears twice"):
+        evaluation.resolve_variants(["l2", "l2"], baselines=False)
