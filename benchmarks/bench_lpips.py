@@ -1,6 +1,6 @@
 """lpips_tf against the official PyTorch `lpips` package, side by side, interleaved, on this CPU.
 
-    /work/venv/bin/python benchmarks/bench_lpips.py                  # default run, ~4 minutes
+    /work/venv/bin/python benchmarks/bench_lpips.py                  # default run, 4-5 minutes
     /work/venv/bin/python benchmarks/bench_lpips.py --large          # + 1024 x 1024, batch 1
     /work/venv/bin/python benchmarks/bench_lpips.py --configs vgg:64:50 --rounds 5
 

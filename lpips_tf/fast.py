@@ -14,12 +14,12 @@ TensorFlow's graph optimiser (oneDNN on x86: convolution + bias + ReLU fusion) r
 numbers are those of the eager model, to float32 rounding.
 
 `jit_compile=True` compiles the graph with XLA instead. XLA specialises on concrete shapes, so
-every new (N, H, W) compiles once (about a second for AlexNet, several for VGG16). On CPU it is
+every new (N, H, W) compiles once (under a second for AlexNet, seconds for VGG16). On CPU it is
 slower than the oneDNN graph for AlexNet and VGG16 and for every bfloat16 model; only float32
-SqueezeNet on small images gains (up to about 15% at 64 x 64, nothing at 256 x 256), as XLA fuses
-its many small layers (benchmarks/README.md). Hence off by default.
+SqueezeNet gains (about 18% at 64 x 64, 10% at 256 x 256 with two threads), as XLA fuses its many
+small layers (benchmarks/README.md). Hence off by default.
 
-`lpips_tf.LPIPS(..., dtype="mixed_bfloat16")` runs the trunk in bfloat16, about twice the float32
+`lpips_tf.LPIPS(..., dtype="mixed_bfloat16")` runs the trunk in bfloat16, up to twice the float32
 speed on a CPU with AVX512-BF16 (AMX CPUs should gain more; not measured), at a small accuracy
 cost; this function compiles it the same way. Speed and accuracy: benchmarks/README.md.
 """
