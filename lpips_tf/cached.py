@@ -233,7 +233,7 @@ def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta
     Returns:
       A `TwoAFCModel`.
     """
-    from lpips_tf.training import JudgmentHead, TwoAFCModel, judgment_loss
+    from lpips_tf.training import assemble_2afc_model
 
     total = sum(int(c) for c in channels)
     inputs = {key: keras.Input(shape=(total,), name=key, dtype="float32") for key in STATS_KEYS}
@@ -244,19 +244,10 @@ def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta
                     name="lin")
     d0 = lin(inputs["s0"])
     d1 = lin(inputs["s1"])
-    judgment = JudgmentHead(hidden_units=hidden_units, name="judgment")([d0, d1])
-    column = keras.layers.Reshape((1,))
-    distances = keras.layers.Concatenate(axis=-1, name="distances")([column(d0), column(d1)])
-    model = TwoAFCModel(inputs=inputs, outputs={"judgment": judgment, "distances": distances},
-                        name=name)
+    model = assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_units,
+                                compile, name)
     if initial_lin_weights is not None:
         lin.set_lin_vectors(initial_lin_weights)
-    if compile:
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1,
-                                            beta_2=beta_2),
-            loss={"judgment": judgment_loss},
-        )
     return model
 
 

@@ -248,6 +248,18 @@ def build_2afc_model(distance_model, image_size=None, learning_rate=1e-4, beta_1
               for key in ("ref", "p0", "p1")}
     d0 = distance_model([inputs["ref"], inputs["p0"]])
     d1 = distance_model([inputs["ref"], inputs["p1"]])
+    return assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_units,
+                               compile, name)
+
+
+def assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_units, compile,
+                        name):
+    """What every 2AFC model shares once it has d0 and d1 (symbolic, (N,) each).
+
+    Adds the judgment network G and the (N, 2) "distances" output, wraps them in a
+    `TwoAFCModel` and, with `compile`, compiles it with Adam and `judgment_loss`. Used by
+    `build_2afc_model` (images in) and `lpips_tf.cached.build_cached_2afc_model` (statistics in).
+    """
     judgment = JudgmentHead(hidden_units=hidden_units, name="judgment")([d0, d1])
     column = keras.layers.Reshape((1,))
     distances = keras.layers.Concatenate(axis=-1, name="distances")([column(d0), column(d1)])
