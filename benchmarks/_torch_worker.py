@@ -16,6 +16,9 @@ import numpy as np
 
 import _common
 
+sys.path.insert(0, os.path.join(_common.ROOT, "tools"))
+from official_trunk import load_trunk  # noqa: E402
+
 
 def _random_weights_module():
     # By file path: importing the lpips_tf package would pull in TensorFlow.
@@ -49,16 +52,7 @@ class Worker:
         torch = self.torch
         model = lpips.LPIPS(pretrained=True, net=net, version="0.1", pnet_rand=True, verbose=False)
         state = _random_weights_module().random_trunk_state_dict(net, seed=0)
-        # The official trunk is split into slices that keep torchvision's `features` indices.
-        slice_of = {}
-        for slice_name, module in model.net.named_children():
-            for index, _ in module.named_children():
-                slice_of[index] = slice_name
-        mapped = {}
-        for key, value in state.items():
-            _, index, rest = key.split(".", 2)
-            mapped[f"{slice_of[index]}.{index}.{rest}"] = torch.from_numpy(value)
-        model.net.load_state_dict(mapped, strict=True)
+        load_trunk(model, {k: torch.from_numpy(v) for k, v in state.items()})
         return model.eval()
 
     def setup(self, net, size, batch):

@@ -44,6 +44,9 @@ import torch
 from PIL import Image
 from torchvision import models as tv
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from official_trunk import load_trunk  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 OUT_DIR = os.path.join(ROOT, "tests", "golden")
@@ -143,24 +146,6 @@ def trunk_state_dict(net, trunk):
         return {k: v.float() for k, v in state.items()}
     seed = int(trunk.split(":")[1])
     return {k: torch.from_numpy(v) for k, v in RW.random_trunk_state_dict(net, seed).items()}
-
-
-def load_trunk(model, state):
-    """Loads a torchvision `features.N.*` state dict into the official model's slice modules, strictly."""
-    slice_of = {}
-    for slice_name, module in model.net.named_children():
-        for index, _ in module.named_children():
-            slice_of[index] = slice_name
-    mapped = {}
-    for key, value in state.items():
-        prefix, index, rest = key.split(".", 2)
-        if prefix != "features" or index not in slice_of:
-            raise SystemExit(f"Trunk key {key!r} has no place in the official {model.pnet_type} trunk")
-        mapped[f"{slice_of[index]}.{index}.{rest}"] = value
-    # strict=True: every trunk parameter is set and every given key is used (shapes checked too).
-    model.net.load_state_dict(mapped, strict=True)
-    for key, value in mapped.items():
-        assert torch.equal(model.net.state_dict()[key], value), key
 
 
 def check_lin_weights(model, net, version):
