@@ -57,3 +57,16 @@ def rng():
 
 def random_images(rng, shape):
     return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+
+
+def run_train_main(*args):
+    """Runs train.py's absl `main` in-process with these flags; returns its exit code."""
+    import train as train_script
+    from absl import flags
+
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train.py", *args])
+    try:
+        return train_script.main(["train.py"])
+    finally:
+        flags.FLAGS.unparse_flags()

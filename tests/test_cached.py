@@ -9,7 +9,7 @@ import lpips_tf
 from lpips_tf.cached import CachedLin, compute_triplet_stats, fingerprint
 from lpips_tf.data.bapps import index_2afc, twoafc_dataset
 from lpips_tf.data.synthetic import generate
-from conftest import ROOT
+from conftest import ROOT, run_train_main
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_second_cached_run_reads_the_cache_through_the_cli(cached_and_end_to_end
     assert len(files) == 2  # train and val
     mtimes = [os.stat(cache_dir / f).st_mtime_ns for f in files]
     out_dir = cached_and_end_to_end["out"] / "cli"
-    code = _train_main("--data_dir", train_dataset, "--train_sets", TRAIN, "--val_sets", VAL,
+    code = run_train_main("--data_dir", train_dataset, "--train_sets", TRAIN, "--val_sets", VAL,
                        "--trunk_weights", cached_and_end_to_end["trunk"], "--epochs", "1",
                        "--epochs_decay", "0", "--load_size", "48", "--lr", "3e-3", "--seed", "1",
                        "--verbose", "2", "--cached_stats", "--stats_cache_dir", str(cache_dir),
@@ -199,18 +199,6 @@ def test_second_cached_run_reads_the_cache_through_the_cli(cached_and_end_to_end
     assert logged["loss"] == pytest.approx(first["loss"], rel=1e-6)
 
 
-def _train_main(*args):
-    import train as train_script
-    from absl import flags
-
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["train.py", *args])
-    try:
-        return train_script.main(["train.py"])
-    finally:
-        flags.FLAGS.unparse_flags()
-
-
 def test_cached_stats_is_refused_where_it_does_not_apply(train_dataset, tmp_path, capsys):
     from lpips_tf import training
 
@@ -228,10 +216,10 @@ def test_cached_stats_is_refused_where_it_does_not_apply(train_dataset, tmp_path
                                strategy="mirrored"))
     with pytest.raises(training.ConfigError, match="applies only with cached_stats=True"):
         training.train(_config(train_dataset, None, tmp_path, cached_dropout=0.2))
-    assert _train_main("--data_dir", train_dataset, "--variant", "alex-cos", "--cached_stats",
+    assert run_train_main("--data_dir", train_dataset, "--variant", "alex-cos", "--cached_stats",
                        "--out_dir", str(tmp_path)) == 2
     assert "alex-cos has no lin layers" in capsys.readouterr().err
-    assert _train_main("--data_dir", train_dataset, "--cached_stats", "--dropout", "0.5",
+    assert run_train_main("--data_dir", train_dataset, "--cached_stats", "--dropout", "0.5",
                        "--out_dir", str(tmp_path)) == 2
     assert "use --cached_dropout" in capsys.readouterr().err
     assert not os.listdir(tmp_path), "nothing is written for a refused run"

@@ -22,7 +22,7 @@ import keras
 import lpips_tf
 from lpips_tf import training
 from lpips_tf.data import bapps
-from conftest import ROOT
+from conftest import ROOT, run_train_main
 
 TRAIN = "train/traditional"
 VAL = "val/traditional"
@@ -453,16 +453,7 @@ def test_plots_and_config_describe_the_run(resumed_runs):
 
 def test_clear_errors_for_bad_variant_data_dir_and_finished_run(dataset, resumed_runs, tmp_path,
                                                                 capsys):
-    import train as train_script
-    from absl import flags
-
-    def main(*args):
-        flags.FLAGS.unparse_flags()
-        flags.FLAGS(["train.py", *args])
-        try:
-            return train_script.main(["train.py"])
-        finally:
-            flags.FLAGS.unparse_flags()
+    main = run_train_main
 
     assert main("--data_dir", dataset, "--variant", "alex-linear", "--out_dir",
                 str(tmp_path)) == 2
