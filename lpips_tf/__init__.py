@@ -8,10 +8,19 @@ Training (`lpips_tf.training`), data (`lpips_tf.data`), scoring (`lpips_tf.scori
 cached-statistics path (`lpips_tf.cached`) are imported on demand.
 """
 
-from lpips_tf.export import export_saved_model
-from lpips_tf.fast import compiled_distance_fn
-from lpips_tf.losses import LPIPSLoss
-from lpips_tf.lpips_model import LPIPS
+import os as _os
+import sys as _sys
+
+# Run as a command (`python -m lpips_tf...` is still "-m" while this package initialises, or the
+# `lpips-tf` script): TensorFlow's start-up INFO lines would bury the output. Library users keep
+# their own logging settings. Must happen before TensorFlow is imported below.
+if _sys.argv and (_sys.argv[0] == "-m" or _os.path.basename(_sys.argv[0]) == "lpips-tf"):
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from lpips_tf.export import export_saved_model  # noqa: E402
+from lpips_tf.fast import compiled_distance_fn  # noqa: E402
+from lpips_tf.losses import LPIPSLoss  # noqa: E402
+from lpips_tf.lpips_model import LPIPS  # noqa: E402
 
 __version__ = "0.1.0"
 
