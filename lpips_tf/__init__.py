@@ -1,8 +1,12 @@
-"""lpips_tf: LPIPS (Learned Perceptual Image Patch Similarity) for Keras 3 / TensorFlow.
+"""lpips_tf: LPIPS (Learned Perceptual Image Patch Similarity) for Keras 3.
 
     import lpips_tf
     model = lpips_tf.LPIPS(net="alex")   # official v0.1 metric
     d = model([x0, x1])                  # x0, x1: float32 NHWC in [-1, 1] -> (N,)
+
+The metric (LPIPS, LPIPSLoss) runs on every Keras backend (TensorFlow, JAX, PyTorch) and importing
+it does not import TensorFlow unless TensorFlow is the backend. SavedModel export, the `tf.data`
+loaders and training are TensorFlow-only.
 
 Training (`lpips_tf.training`), data (`lpips_tf.data`), scoring (`lpips_tf.scoring`) and the
 cached-statistics path (`lpips_tf.cached`) are imported on demand.

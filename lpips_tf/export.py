@@ -1,7 +1,8 @@
 """SavedModel export for TF Serving."""
 
 import keras
-import tensorflow as tf
+
+from lpips_tf.backend import require_tensorflow
 
 
 def export_saved_model(model, filepath, verbose=False):
@@ -16,6 +17,7 @@ def export_saved_model(model, filepath, verbose=False):
       filepath: output folder.
       verbose: print the signature summary Keras writes.
     """
+    tf = require_tensorflow("SavedModel export")
     archive = keras.export.ExportArchive()
     archive.track(model)
     spec = tf.TensorSpec([None, None, None, 3], tf.float32)

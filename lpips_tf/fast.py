@@ -1,60 +1,209 @@
-"""Fast inference: the LPIPS forward pass as one compiled TensorFlow graph.
+"""Fast inference: the LPIPS forward pass as one compiled function, on every backend.
 
-    import lpips_tf
-    from lpips_tf.fast import compiled_distance_fn
+The plain call is the fast path: `model([x0, x1])` outside training, on concrete data, runs a
+function compiled once per model (and, on JAX, once per input shape):
 
-    model = lpips_tf.LPIPS(net="vgg")                       # or dtype="mixed_bfloat16"
-    distance = compiled_distance_fn(model)
-    d = distance(x0, x1)                                     # float32 (N,), any N, H, W
+| backend | compiled with | shapes |
+|---|---|---|
+| TensorFlow | `tf.function`, signature [None, None, None, 3]: never retraces; Grappler / oneDNN fuse convolution + bias + ReLU on x86 | any |
+| JAX | `jax.jit` over the model's variables (stateless), so weight changes are seen | one compilation per (N, H, W) |
+| PyTorch | eager kernels under `torch.no_grad()` (measured faster than `torch.compile` for these convolution chains, which compiles per shape for seconds) | any |
 
-Calling a Keras model eagerly runs every layer through Python; `compiled_distance_fn` traces
-`model([x0, x1], training=False)` once into a `tf.function` with the fixed signature
-`[None, None, None, 3]` for both images, so a new batch size or image size never retraces, and
-TensorFlow's graph optimiser (oneDNN on x86: convolution + bias + ReLU fusion) runs on it. The
-numbers are those of the eager model, to float32 rounding.
+Input checks stay what the eager model does: shapes, channels, sizes and dtype before the call,
+and NaN / range through a flag that the compiled function returns beside the distances; when it is
+raised the eager wrapper names the problem (`lpips_tf.inputs.check_values_eager`).
 
-`jit_compile=True` compiles the graph with XLA instead. XLA specialises on concrete shapes, so
-every new (N, H, W) compiles once (under a second for AlexNet, seconds for VGG16). On CPU it is
-slower than the oneDNN graph for AlexNet and VGG16 and for every bfloat16 model; only float32
-SqueezeNet gains (about 18% at 64 x 64, 10% at 256 x 256 with two threads), as XLA fuses its many
-small layers (benchmarks/README.md). Hence off by default.
+The model's own `call` (traced by `fit`, `predict`, export or a user's `tf.function` / `jax.jit`)
+is untouched: this path is only taken for eager calls with `training` unset or False, no extra
+keyword arguments, and (PyTorch) no input that requires gradients. Gradients on TensorFlow flow
+through the `tf.function` (a `GradientTape` records it).
+
+`compiled_distance_fn(model)` returns that compiled function for explicit control: the same on
+TensorFlow (with an optional XLA `jit_compile`), on JAX a jitted function.
 
 `lpips_tf.LPIPS(..., dtype="mixed_bfloat16")` runs the trunk in bfloat16, up to twice the float32
-speed on a CPU with AVX512-BF16 (AMX CPUs should gain more; not measured), at a small accuracy
-cost; this function compiles it the same way. Speed and accuracy: benchmarks/README.md.
+speed on a CPU with AVX512-BF16 and more with AMX (see the README's Performance section).
 """
 
-import tensorflow as tf
+import keras
+from keras import ops
 
-__all__ = ["compiled_distance_fn", "configure_threads"]
+from lpips_tf import inputs as lpips_inputs
+from lpips_tf.backend import backend_name
+
+__all__ = ["compiled_distance_fn", "eager_fast_path", "configure_threads"]
+
+_CACHE_ATTR = "_lpips_fast_fns"
 
 
-def compiled_distance_fn(model, jit_compile=False, input_dtype=tf.float32):
-    """Returns `distance(image0, image1)`, a `tf.function` around `model([image0, image1])`.
+def _is_symbolic(x):
+    return isinstance(x, keras.KerasTensor)
+
+
+def eager_fast_path(model, inputs):
+    """The compiled function for an eager call of `model` on `inputs`, or None if it cannot serve.
+
+    None means "use the ordinary Keras call": symbolic or traced inputs, a model without LPIPS'
+    helpers, or PyTorch inputs that need gradients.
+    """
+    if not hasattr(model, "prepare_inputs"):
+        return None
+    try:
+        x0, x1 = lpips_inputs.split_pair(inputs)
+    except ValueError:
+        return None  # The ordinary call raises the clear error.
+    if _is_symbolic(x0) or _is_symbolic(x1) or lpips_inputs.any_traced(x0, x1):
+        return None
+    backend = backend_name()
+    if backend == "torch":
+        import torch
+
+        if any(getattr(x, "requires_grad", False) for x in (x0, x1)) and torch.is_grad_enabled():
+            return None
+    elif backend not in ("tensorflow", "jax"):
+        return None
+    return lambda pair: _checked_call(model, pair)
+
+
+def _checked_call(model, inputs):
+    # Shapes, channels, sizes and dtype raise here, eagerly, with the model's messages; value
+    # checks run inside the compiled function and come back as a flag.
+    x0, x1 = model.check_input_pair(inputs)
+    x0, x1 = (x if _dtype(x) in _DIRECT_DTYPES else ops.cast(x, "float32") for x in (x0, x1))
+    distance, bad = _compiled_for(model, (_dtype(x0), _dtype(x1)))(x0, x1)
+    if model.validate_inputs and bool(ops.convert_to_numpy(bad)):
+        for x, which in ((x0, "image0"), (x1, "image1")):  # Names the problem with the numbers.
+            x, was_uint8 = lpips_inputs.to_float(x, which, model.normalize, "float32")
+            if not was_uint8:
+                lpips_inputs.check_values_eager(x, which, model.normalize)
+    return distance
+
+
+# Dtypes the compiled functions take as they come (one TensorFlow trace each); other float dtypes
+# are cast to float32 first.
+_DIRECT_DTYPES = ("float32", "uint8")
+
+
+def _dtype(x):
+    return keras.backend.standardize_dtype(x.dtype)
+
+
+def _compiled_for(model, dtypes):
+    cache = model.__dict__.setdefault(_CACHE_ATTR, {})
+    key = (backend_name(), dtypes)
+    if key not in cache:
+        builder = {"tensorflow": _build_tf, "jax": _build_jax, "torch": _build_torch}[key[0]]
+        cache[key] = builder(model, dtypes)
+    return cache[key]
+
+
+def _core(model, with_flag=True):
+    def distance_and_flag(x0, x1):
+        f0, f1, flag = model.to_model_range(x0, x1, check_values=False)
+        distance = model.distance_from_prepared(f0, f1, training=False)
+        return (distance, flag) if with_flag else distance
+
+    return distance_and_flag
+
+
+def _build_tf(model, dtypes, with_flag=True, jit_compile=False):
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec([None, None, None, 3], d) for d in dtypes]
+    return tf.function(_core(model, with_flag), input_signature=specs, autograph=False,
+                       jit_compile=bool(jit_compile))
+
+
+def _build_jax(model, dtypes=None, with_flag=True):
+    import jax
+
+    core = _core(model, with_flag)
+    variables = list(model.variables)
+
+    @jax.jit
+    def stateless(values, x0, x1):
+        # Variables are inputs, not constants baked into the compiled code: later weight changes
+        # (set_lin_weights, training) are seen without recompiling.
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return core(x0, x1)
+
+    def call(x0, x1):
+        return stateless([v.value for v in variables], x0, x1)
+
+    return call
+
+
+def _build_torch(model, dtypes=None, with_flag=True):
+    import torch
+
+    core = _core(model, with_flag)
+
+    def call(x0, x1):
+        with torch.no_grad():
+            return core(x0, x1)
+
+    return call
+
+
+def compiled_distance_fn(model, jit_compile=False, input_dtype="float32"):
+    """Returns `distance(image0, image1)`: `model([image0, image1])` compiled for the backend.
 
     Args:
       model: an `lpips_tf.LPIPS` (any net, version, dtype policy, spatial or not), or any Keras
         model called as `model([image0, image1])`.
-      jit_compile: compile with XLA (one compilation per distinct input shape).
-      input_dtype: dtype of the images the function accepts: tf.float32 (in the model's range,
-        [-1, 1] or [0, 1] with normalize=True) or tf.uint8 (0..255). Other dtypes are converted
-        by `tf.function` if they convert losslessly, refused otherwise.
+      jit_compile: TensorFlow only: compile with XLA (one compilation per distinct input shape).
+        JAX always compiles with XLA.
+      input_dtype: dtype of the images the function accepts: "float32" (in the model's range,
+        [-1, 1] or [0, 1] with normalize=True) or "uint8" (0..255).
 
     Returns:
-      A `tf.function` taking two (N, H, W, 3) tensors or arrays and returning the distances,
-      float32 (N,) (or (N, H, W, 1) for a spatial model), in inference mode (dropout off).
-      Its `concrete_function` attribute holds the traced graph.
+      A function of two (N, H, W, 3) batches returning the distances, float32 (N,) (or
+      (N, H, W, 1) for a spatial model), in inference mode (dropout off). On TensorFlow it is a
+      `tf.function` with signature [None, None, None, 3], whose `concrete_function` attribute holds
+      the traced graph; input value checks in it are graph assertions
+      (`tf.errors.InvalidArgumentError`). On JAX it is `jax.jit`-compiled per input shape and
+      does not check values (no flag to read back, so calls stay asynchronous). On PyTorch it runs
+      eagerly without gradients.
     """
-    input_dtype = tf.as_dtype(input_dtype)
-    if input_dtype not in (tf.float32, tf.uint8):
-        raise ValueError(f"input_dtype must be tf.float32 or tf.uint8. Received: {input_dtype!r}")
-    spec = tf.TensorSpec([None, None, None, 3], input_dtype)
+    dtype = keras.backend.standardize_dtype(getattr(input_dtype, "name", input_dtype))
+    if dtype not in ("float32", "uint8"):
+        raise ValueError(f"input_dtype must be float32 or uint8. Received: {input_dtype!r}")
+    backend = backend_name()
+    if backend == "tensorflow":
+        import tensorflow as tf
 
-    @tf.function(input_signature=[spec, spec], jit_compile=bool(jit_compile), autograph=False)
-    def distance(image0, image1):
-        return model([image0, image1], training=False)
+        spec = tf.TensorSpec([None, None, None, 3], dtype)
 
-    distance.concrete_function = distance.get_concrete_function()
+        @tf.function(input_signature=[spec, spec], jit_compile=bool(jit_compile),
+                     autograph=False)
+        def distance(image0, image1):
+            return model([image0, image1], training=False)
+
+        distance.concrete_function = distance.get_concrete_function()
+        return distance
+    if backend == "jax" and hasattr(model, "check_input_pair"):
+        # No value flag to read back: the function stays asynchronous, as jitted JAX code is.
+        jitted = _build_jax(model, with_flag=False)
+
+        def distance(image0, image1):
+            return jitted(*model.check_input_pair([image0, image1]))
+
+        return distance
+    if backend == "jax":
+        import jax
+
+        variables = list(model.variables)
+
+        @jax.jit
+        def stateless(values, image0, image1):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return model([image0, image1], training=False)
+
+        return lambda image0, image1: stateless([v.value for v in variables], image0, image1)
+
+    def distance(image0, image1):  # PyTorch: the plain call is the fast path.
+        return model([image0, image1])
+
     return distance
 
 
@@ -65,6 +214,8 @@ def configure_threads(intra_op=None, inter_op=None):
     like its PyTorch side: the LPIPS graph is a chain of large convolutions, each parallel inside.
     None keeps TensorFlow's default (both pools as large as the number of cores).
     """
+    import tensorflow as tf
+
     if intra_op is not None:
         tf.config.threading.set_intra_op_parallelism_threads(int(intra_op))
     if inter_op is not None:

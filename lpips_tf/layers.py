@@ -5,8 +5,9 @@ them from `get_config`, so models made of them survive `.keras` save/load and Sa
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
+
+from lpips_tf.backend import resize_bilinear
 
 _PACKAGE = "lpips_tf"
 
@@ -144,16 +145,19 @@ class SpatialAverage(keras.layers.Layer):
 class UpsampleToReference(keras.layers.Layer):
     """Bilinear resize of a map to the H x W of a reference tensor.
 
-    `tf.image.resize(..., "bilinear")` samples at half-pixel centres without antialiasing, the same
-    rule as torch's `Upsample(mode="bilinear", align_corners=False)` that the official spatial
-    output uses. Inputs: [map (N, h, w, C), reference (N, H, W, ...)]. Output: (N, H, W, C).
+    Samples at half-pixel centres without antialiasing, the rule of torch's
+    `Upsample(mode="bilinear", align_corners=False)` that the official spatial output uses, on
+    every backend (`lpips_tf.backend.resize_bilinear`).
+    Inputs: [map (N, h, w, C), reference (N, H, W, ...)]. Output: (N, H, W, C).
     """
 
     def call(self, inputs):
         x, reference = inputs
-        size = tf.shape(reference)[1:3]
-        resized = tf.image.resize(x, size, method="bilinear", antialias=False)
-        return tf.cast(resized, x.dtype)
+        return resize_bilinear(x, reference)
+
+    def compute_output_shape(self, input_shape):
+        map_shape, reference_shape = input_shape
+        return (map_shape[0], reference_shape[1], reference_shape[2], map_shape[3])
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -173,9 +177,9 @@ class CeilMaxPooling2D(keras.layers.Layer):
     def call(self, x):
         pad = self.strides - 1
         if pad:
-            lowest = tf.constant(float("-inf"), dtype=x.dtype)
-            x = tf.pad(x, [[0, 0], [0, pad], [0, pad], [0, 0]], constant_values=lowest)
-        return tf.nn.max_pool2d(x, self.pool_size, self.strides, "VALID")
+            x = ops.pad(x, [[0, 0], [0, pad], [0, pad], [0, 0]], constant_values=float("-inf"))
+        return ops.max_pool(x, self.pool_size, self.strides, padding="valid",
+                            data_format="channels_last")
 
     def compute_output_shape(self, input_shape):
         def out(n):

@@ -4,17 +4,26 @@ import contextlib
 
 import numpy as np
 import keras
-import tensorflow as tf
 from keras import ops
 
+from lpips_tf import inputs as lpips_inputs
 from lpips_tf import layers as lpips_layers
 from lpips_tf import weights as lpips_weights
-from lpips_tf.trunks import get_trunk_module
+from lpips_tf.inputs import RANGE_MARGIN  # noqa: F401  (public since the first release)
+from lpips_tf.trunks import get_trunk_module, select_taps
 
 VERSIONS = lpips_weights.VERSIONS
-# Inputs may stray this far outside their declared range (resampling overshoot) before we refuse
-# them; typical mistakes (0..255 data, [0, 1] flagged as something else) are far beyond it.
-RANGE_MARGIN = 0.5
+
+
+def _static_shape(x):
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        shape = np.shape(x)
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 @contextlib.contextmanager
@@ -26,10 +35,6 @@ def _global_dtype_policy(policy):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-def _describe_range(normalize):
-    return "[0, 1] (normalize=True)" if normalize else "[-1, 1]"
 
 
 @keras.saving.register_keras_serializable(package="lpips_tf")
@@ -57,6 +62,12 @@ class LPIPS(keras.Model):
       validate_inputs: check shapes, finiteness and range of inputs, with clear errors.
       input_scaling: how the trunk's input is scaled ("lpips", "identity", "caffe"); derived from
         `version` and `trunk_weights` when None. Stored in the config so that reloading keeps it.
+      taps: which trunk layers the distance reads. None: all of them (the paper's metric); an int
+        k: the first k (`taps=2` on VGG16 is "2 convolutional layers"); or a sequence of tap
+        names (`trunk.TAPS`, e.g. ("conv1", "conv3") for alex) or indices, in trunk order. The
+        trunk is cut after the last selected tap, so fewer taps also compute less. Lin weights
+        for all taps (the official ones) are reduced to the selected taps; a file with exactly one
+        vector per selected tap is read as is. Stored in the config as tap names.
       dtype: Keras dtype policy, e.g. "float32" (default: the global policy) or "mixed_bfloat16".
         The trunk computes in the policy's compute dtype; input checks and scaling, channel
         normalisation, squared differences, lin layers and averaging always compute in the
@@ -77,6 +88,7 @@ class LPIPS(keras.Model):
         trunk_trainable=False,
         validate_inputs=True,
         input_scaling=None,
+        taps=None,
         dtype=None,
         **kwargs,
     ):
@@ -102,7 +114,9 @@ class LPIPS(keras.Model):
         self.trunk_trainable = bool(trunk_trainable)
         self.validate_inputs = bool(validate_inputs)
         self.input_scaling = input_scaling
-        self.channels = tuple(trunk_module.CHANNELS)
+        self.taps = select_taps(trunk_module, taps)
+        tap_indices = [trunk_module.TAPS.index(t) for t in self.taps]
+        self.channels = tuple(trunk_module.CHANNELS[i] for i in tap_indices)
         self.min_input_size = trunk_module.MIN_INPUT_SIZE
 
         # The trunk is built under the model's dtype policy (Keras Applications' VGG16 takes no
@@ -122,6 +136,12 @@ class LPIPS(keras.Model):
             from lpips_tf.trunks.common import load_torchvision_weights
 
             load_torchvision_weights(self.trunk, state, trunk_module.LAYER_MAP, str(source))
+        if len(self.taps) < len(trunk_module.TAPS):
+            # A sub-model of the same layers ending at the last selected tap: the layers after it
+            # are neither computed nor saved.
+            full = self.trunk
+            self.trunk = keras.Model(full.inputs, [full.outputs[i] for i in tap_indices],
+                                     name=full.name)
         self.trunk.trainable = self.trunk_trainable
 
         with _global_dtype_policy(head_dtype):
@@ -142,8 +162,22 @@ class LPIPS(keras.Model):
             if lin_weights == "official":
                 lin_weights = lpips_weights.official_lin_weights_path(net, version)
             if lin_weights is not None:
-                self.set_lin_weights(lpips_weights.load_lin_weights(lin_weights, self.channels))
+                self.set_lin_weights(self._read_lin_weights(lin_weights, trunk_module, tap_indices))
         self.built = True
+
+    def _read_lin_weights(self, source, trunk_module, tap_indices):
+        """Lin vectors for the selected taps from a file for all taps or for exactly these."""
+        all_taps = tuple(trunk_module.CHANNELS)
+        if len(tap_indices) == len(all_taps):
+            return lpips_weights.load_lin_weights(source, all_taps)
+        try:
+            vectors = lpips_weights.load_lin_weights(source, all_taps)
+        except (ValueError, KeyError) as error_all:
+            try:
+                return lpips_weights.load_lin_weights(source, self.channels)
+            except (ValueError, KeyError):
+                raise error_all from None
+        return [vectors[i] for i in tap_indices]
 
     @property
     def input_dtype(self):
@@ -171,121 +205,89 @@ class LPIPS(keras.Model):
             lin.kernel.assign(v)
 
     # ----------------------------------------------------------------------------------------
-    def _prepare(self, x, which):
-        """Checks one input batch and brings it to the input dtype (float32) and [-1, 1]."""
-        x = tf.convert_to_tensor(x) if not isinstance(x, (tf.Tensor, tf.Variable)) else x
-        shape = x.shape
-        if shape.rank != 4:
-            raise ValueError(f"{which} must be a 4-D NHWC batch (N, H, W, 3). Received shape "
-                             f"{tuple(shape)}; add a batch axis for a single image.")
-        channels = shape[-1]
-        if channels is not None and channels != 3:
-            hint = {1: " Grayscale input: repeat it to 3 channels (tf.image.grayscale_to_rgb).",
-                    4: " RGBA input: drop the alpha channel (x[..., :3])."}.get(channels, "")
-            raise ValueError(f"{which} must have 3 (RGB) channels, received {channels} "
-                             f"(shape {tuple(shape)}).{hint}")
-        for axis, label in ((1, "height"), (2, "width")):
-            size = shape[axis]
-            if size is not None and size < self.min_input_size:
-                raise ValueError(
-                    f"{which} is too small for the {self.net} trunk: {label} {size} < "
-                    f"{self.min_input_size}, the smallest size that leaves every layer at least "
-                    f"1 x 1. Received shape {tuple(shape)}; upsample the images first.")
-        dtype = x.dtype
-        if dtype == tf.uint8:
-            x = tf.cast(x, self.input_dtype) / 127.5 - 1.0
-            return x, True
-        if not dtype.is_floating:
-            raise ValueError(f"{which} must be float ({_describe_range(self.normalize)}) or uint8 "
-                             f"(0..255). Received dtype {dtype.name}.")
-        x = tf.cast(x, self.input_dtype)
-        return x, False
+    # The forward pass. `call` is what Keras traces (fit, predict, export, a user's tf.function or
+    # jax.jit); `__call__` sends plain eager calls to a compiled function instead (`fast.py`).
+    def __call__(self, inputs, training=None, **kwargs):
+        if not training and not kwargs:
+            fast = self._fast_path_or_none(inputs)
+            if fast is not None:
+                return fast(inputs)
+        return super().__call__(inputs, training=training, **kwargs)
 
-    def _check_values(self, x, which):
-        """Refuses NaN/inf and values far outside the declared range."""
-        low, high = (0.0, 1.0) if self.normalize else (-1.0, 1.0)
-        low, high = low - RANGE_MARGIN, high + RANGE_MARGIN
-        expected = _describe_range(self.normalize)
-        if tf.executing_eagerly():
-            values = np.asarray(x, np.float32)
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"{which} contains NaN or infinite values.")
-            if values.size and (values.min() < low or values.max() > high):
-                raise ValueError(
-                    f"{which} has values in [{values.min():.4g}, {values.max():.4g}], far outside "
-                    f"the expected range {expected}. Scale 0..255 images with x / 127.5 - 1 "
-                    f"(or pass uint8 tensors), [0, 1] images with normalize=True.")
-            return x
-        x32 = tf.cast(x, tf.float32)
-        checks = [
-            tf.debugging.assert_all_finite(x32, f"{which} contains NaN or infinite values."),
-            tf.debugging.assert_greater_equal(
-                x32, low, message=f"{which} has values far below the expected range {expected}."),
-            tf.debugging.assert_less_equal(
-                x32, high, message=f"{which} has values far above the expected range {expected}."),
-        ]
-        with tf.control_dependencies([c for c in checks if c is not None]):
-            return tf.identity(x)
+    def _fast_path_or_none(self, inputs):
+        from lpips_tf import fast
 
-    def _check_shapes_match(self, x0, x1):
-        s0, s1 = x0.shape, x1.shape
-        static_mismatch = any(a is not None and b is not None and a != b for a, b in zip(s0, s1))
-        if static_mismatch:
-            raise ValueError(f"image0 and image1 must have the same shape. Received "
-                             f"{tuple(s0)} and {tuple(s1)}.")
-        if tf.executing_eagerly():
-            return x0, x1
-        dyn0, dyn1 = tf.shape(x0), tf.shape(x1)
-        check = tf.debugging.assert_equal(dyn0, dyn1, message="image0 and image1 shapes differ.")
-        min_check = tf.debugging.assert_greater_equal(
-            tf.reduce_min(dyn0[1:3]), self.min_input_size,
-            message=f"images are smaller than {self.min_input_size} px, the smallest the "
-                    f"{self.net} trunk takes.")
-        with tf.control_dependencies([c for c in (check, min_check) if c is not None]):
-            return tf.identity(x0), x1
+        return fast.eager_fast_path(self, inputs)
 
-    def _split_inputs(self, inputs):
-        if isinstance(inputs, dict):
-            try:
-                return inputs["image0"], inputs["image1"]
-            except KeyError:
-                raise ValueError(f"Dict input needs keys 'image0' and 'image1'. Received keys "
-                                 f"{sorted(inputs)}.") from None
-        if isinstance(inputs, (list, tuple)) and len(inputs) == 2:
-            return inputs
-        raise ValueError("LPIPS takes two image batches: model([x0, x1]). Received "
-                         f"{type(inputs).__name__}" +
-                         (f" of length {len(inputs)}." if hasattr(inputs, "__len__") else "."))
+    def check_input_pair(self, inputs):
+        """Splits `[x0, x1]` and checks rank, channels, sizes, matching shapes and dtype.
 
-    def _tap_differences(self, inputs):
-        """Normalised squared feature differences per tap, after input checks."""
-        x0, x1 = self._split_inputs(inputs)
-        x0, was_uint8_0 = self._prepare(x0, "image0")
-        x1, was_uint8_1 = self._prepare(x1, "image1")
-        x0, x1 = self._check_shapes_match(x0, x1)
-        if self.validate_inputs:
-            x0 = self._check_values(x0, "image0") if not was_uint8_0 else x0
-            x1 = self._check_values(x1, "image1") if not was_uint8_1 else x1
+        Only static information is used, so this raises the same clear `ValueError` eagerly and
+        while tracing. Returns the two batches as backend tensors, dtype unchanged.
+        """
+        x0, x1 = lpips_inputs.split_pair(inputs)
+        for x, which in ((x0, "image0"), (x1, "image1")):
+            lpips_inputs.check_static_shape(_static_shape(x), which, self.min_input_size, self.net)
+        lpips_inputs.check_shapes_match(_static_shape(x0), _static_shape(x1))
+        return (lpips_inputs.check_dtype(x0, "image0", self.normalize),
+                lpips_inputs.check_dtype(x1, "image1", self.normalize))
+
+    def to_model_range(self, x0, x1, check_values=True):
+        """Two checked batches -> the input dtype and [-1, 1], plus a bad-values flag.
+
+        Value checks follow `lpips_tf.inputs` (eager: ValueError; TensorFlow graph: assertions;
+        JAX / PyTorch traces: not checked) when `check_values` and `validate_inputs` are set.
+        The flag is a scalar bool tensor, True when a float input holds NaN / inf or values far
+        outside the declared range (False when `validate_inputs=False`), for compiled callers.
+        """
+        f0, was_uint8_0 = lpips_inputs.to_float(x0, "image0", self.normalize, self.input_dtype)
+        f1, was_uint8_1 = lpips_inputs.to_float(x1, "image1", self.normalize, self.input_dtype)
+        float_inputs = (not was_uint8_0, not was_uint8_1)
+        checking = self.validate_inputs and check_values
+        if checking and lpips_inputs.any_traced(f0, f1):
+            f0, f1 = lpips_inputs.check_values_traced(f0, f1, float_inputs, self.normalize,
+                                                      self.min_input_size, self.net)
+        elif checking:
+            for x, which, is_float in ((f0, "image0", float_inputs[0]),
+                                       (f1, "image1", float_inputs[1])):
+                if is_float:
+                    lpips_inputs.check_values_eager(x, which, self.normalize)
+        flags = [lpips_inputs.bad_values_flag(x, self.normalize)
+                 for x, is_float in zip((f0, f1), float_inputs)
+                 if is_float and self.validate_inputs]
+        flag = ops.convert_to_tensor(False)
+        for f in flags:
+            flag = ops.logical_or(flag, f)
         if self.normalize:
-            x0 = x0 if was_uint8_0 else 2.0 * x0 - 1.0
-            x1 = x1 if was_uint8_1 else 2.0 * x1 - 1.0
-        batch = tf.shape(x0)[0]
-        # One trunk pass over both images: larger matmuls, half the per-call overhead.
-        features = self.trunk(self.scaling(tf.concat([x0, x1], axis=0)))
-        diffs = []
-        for f in features:
-            f = self.normalization(f)
-            diffs.append(self.squared_difference([f[:batch], f[batch:]]))
-        return x0, diffs
+            f0 = f0 if was_uint8_0 else 2.0 * f0 - 1.0
+            f1 = f1 if was_uint8_1 else 2.0 * f1 - 1.0
+        return f0, f1, flag
 
-    def call(self, inputs, training=None):
-        reference, diffs = self._tap_differences(inputs)
+    def prepare_inputs(self, inputs, check_values=True):
+        """`check_input_pair` then `to_model_range`: (x0, x1) in the input dtype and [-1, 1]."""
+        x0, x1 = self.check_input_pair(inputs)
+        f0, f1, _ = self.to_model_range(x0, x1, check_values=check_values)
+        return f0, f1
+
+    def tap_features(self, images):
+        """Channel-normalised trunk features of prepared images ([-1, 1]), one tensor per tap."""
+        return [self.normalization(f) for f in _as_list(self.trunk(self.scaling(images)))]
+
+    def _tap_differences(self, x0, x1):
+        """Normalised squared feature differences per tap of two prepared batches."""
+        batch = ops.shape(x0)[0]
+        # One trunk pass over both images: larger matmuls, half the per-call overhead.
+        features = self.tap_features(ops.concatenate([x0, x1], axis=0))
+        return [self.squared_difference([f[:batch], f[batch:]]) for f in features]
+
+    def distance_from_prepared(self, x0, x1, training=False):
+        """The distance of two prepared batches (see `prepare_inputs`), without input checks."""
         total = None
-        for k, diff in enumerate(diffs):
+        for k, diff in enumerate(self._tap_differences(x0, x1)):
             per_position = self.lins[k](diff, training=training) if self.lpips else \
                 self.channel_sum(diff)
             if self.spatial:
-                term = self.upsample([per_position, reference])
+                term = self.upsample([per_position, x0])
             else:
                 term = self.spatial_average(per_position)
             total = term if total is None else total + term
@@ -293,13 +295,18 @@ class LPIPS(keras.Model):
             return total
         return ops.squeeze(total, axis=-1)
 
+    def call(self, inputs, training=None):
+        x0, x1 = self.prepare_inputs(inputs)
+        return self.distance_from_prepared(x0, x1, training=training)
+
     def channel_stats(self, inputs):
         """Per-channel spatial means of the squared differences, concatenated over taps.
 
         Shape (N, sum(channels)). With the trunk frozen, the LPIPS distance is the dot product of
         this vector with the concatenated lin weights, which makes cached lin training possible.
         """
-        _, diffs = self._tap_differences(inputs)
+        x0, x1 = self.prepare_inputs(inputs)
+        diffs = self._tap_differences(x0, x1)
         return ops.concatenate([self.spatial_average(d) for d in diffs], axis=-1)
 
     def compute_output_spec(self, inputs, training=None):
@@ -337,6 +344,7 @@ class LPIPS(keras.Model):
             "trunk_trainable": self.trunk_trainable,
             "validate_inputs": self.validate_inputs,
             "input_scaling": self.input_scaling,
+            "taps": list(self.taps),
             "dtype": self.dtype_policy.name,
         }
 

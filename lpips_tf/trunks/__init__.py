@@ -5,6 +5,8 @@
 a multi-output Functional model over (N, H, W, 3) input of any size.
 """
 
+import numpy as np
+
 from lpips_tf.trunks import alexnet, squeezenet, vgg16
 
 TRUNKS = {"alex": alexnet, "vgg": vgg16, "squeeze": squeezenet}
@@ -15,3 +17,40 @@ def get_trunk_module(net):
     if net not in TRUNKS:
         raise ValueError(f"net must be one of {sorted(TRUNKS)}. Received: net={net!r}")
     return TRUNKS[net]
+
+
+def select_taps(trunk_module, taps=None):
+    """Tap names for a `taps` argument: None (all), an int k (the first k), or names / indices.
+
+    Returns a tuple of names in trunk order. Raises ValueError naming the valid choices.
+    """
+    names = tuple(trunk_module.TAPS)
+    if taps is None:
+        return names
+    if isinstance(taps, bool):
+        raise ValueError(f"taps must be None, an int or a sequence of tap names. Received: {taps!r}")
+    if isinstance(taps, int):
+        if not 1 <= taps <= len(names):
+            raise ValueError(f"taps={taps}: the {trunk_module.NAME} trunk has {len(names)} taps "
+                             f"({', '.join(names)}); choose 1 to {len(names)}.")
+        return names[:taps]
+    if isinstance(taps, str):
+        taps = [t for t in taps.split(",") if t]
+    selected = []
+    for tap in taps:
+        if isinstance(tap, (int, np.integer)) and not isinstance(tap, bool):
+            if not 0 <= tap < len(names):
+                raise ValueError(f"Tap index {tap} is out of range for the {trunk_module.NAME} "
+                                 f"trunk: 0 to {len(names) - 1} ({', '.join(names)}).")
+            tap = names[int(tap)]
+        if tap not in names:
+            raise ValueError(f"Unknown tap {tap!r} for the {trunk_module.NAME} trunk; its taps are "
+                             f"{', '.join(names)}.")
+        selected.append(tap)
+    if not selected:
+        raise ValueError("taps is empty: select at least one tap.")
+    order = [names.index(t) for t in selected]
+    if order != sorted(set(order)):
+        raise ValueError(f"taps must be distinct and in trunk order ({', '.join(names)}). "
+                         f"Received: {list(selected)}")
+    return tuple(selected)

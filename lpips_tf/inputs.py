@@ -1,0 +1,162 @@
+"""Input checks and conversion for LPIPS images, on every Keras backend.
+
+Shape, channel, size and dtype checks look at static shapes and run wherever the model is called,
+eagerly or inside a trace. Value checks (NaN / infinity, range) need the data:
+
+- eager calls (every backend) check concrete values and raise `ValueError` with the numbers;
+- inside a `tf.function` graph they become `tf.debugging` assertions with the same messages
+  (`tf.errors.InvalidArgumentError` at run time);
+- inside `jax.jit` or `torch.compile` Python cannot see the values and neither backend has an
+  assertion that raises from compiled code without the caller's cooperation, so they are **not
+  checked** there. The model's own fast path (the plain eager call) still checks them: its
+  compiled function returns a "bad input" flag beside the distances (`bad_values_flag`), and the
+  eager wrapper turns a raised flag into the same `ValueError`.
+"""
+
+import numpy as np
+from keras import backend as keras_backend
+from keras import ops
+
+from lpips_tf.backend import backend_name, is_traced
+
+# Inputs may stray this far outside their declared range (resampling overshoot) before we refuse
+# them; typical mistakes (0..255 data, [0, 1] flagged as something else) are far beyond it.
+RANGE_MARGIN = 0.5
+
+
+def describe_range(normalize):
+    return "[0, 1] (normalize=True)" if normalize else "[-1, 1]"
+
+
+def value_bounds(normalize):
+    """The (low, high) values accepted for float input, margin included."""
+    low, high = (0.0, 1.0) if normalize else (-1.0, 1.0)
+    return low - RANGE_MARGIN, high + RANGE_MARGIN
+
+
+def split_pair(inputs):
+    """(image0, image1) from `[x0, x1]`, `(x0, x1)` or `{"image0": x0, "image1": x1}`."""
+    if isinstance(inputs, dict):
+        try:
+            return inputs["image0"], inputs["image1"]
+        except KeyError:
+            raise ValueError(f"Dict input needs keys 'image0' and 'image1'. Received keys "
+                             f"{sorted(inputs)}.") from None
+    if isinstance(inputs, (list, tuple)) and len(inputs) == 2:
+        return inputs[0], inputs[1]
+    raise ValueError("LPIPS takes two image batches: model([x0, x1]). Received "
+                     f"{type(inputs).__name__}" +
+                     (f" of length {len(inputs)}." if hasattr(inputs, "__len__") else "."))
+
+
+def check_static_shape(shape, which, min_size, net):
+    """Rank, channels and minimum size from a static shape (None entries are unknown)."""
+    shape = tuple(shape)
+    if len(shape) != 4:
+        raise ValueError(f"{which} must be a 4-D NHWC batch (N, H, W, 3). Received shape "
+                         f"{shape}; add a batch axis for a single image.")
+    channels = shape[-1]
+    if channels is not None and channels != 3:
+        hint = {1: " Grayscale input: repeat it to 3 channels (x.repeat(3, axis=-1)).",
+                4: " RGBA input: drop the alpha channel (x[..., :3])."}.get(channels, "")
+        raise ValueError(f"{which} must have 3 (RGB) channels, received {channels} "
+                         f"(shape {shape}).{hint}")
+    for axis, label in ((1, "height"), (2, "width")):
+        size = shape[axis]
+        if size is not None and size < min_size:
+            raise ValueError(
+                f"{which} is too small for the {net} trunk: {label} {size} < {min_size}, the "
+                f"smallest size that leaves every layer at least 1 x 1. Received shape {shape}; "
+                f"upsample the images first.")
+
+
+def check_shapes_match(shape0, shape1):
+    mismatch = any(a is not None and b is not None and a != b for a, b in zip(shape0, shape1))
+    if mismatch:
+        raise ValueError(f"image0 and image1 must have the same shape. Received "
+                         f"{tuple(shape0)} and {tuple(shape1)}.")
+
+
+def check_dtype(x, which, normalize):
+    """Converts `x` to a backend tensor and checks that it is float or uint8."""
+    if not ops.is_tensor(x):
+        x = ops.convert_to_tensor(x)
+    kind = keras_backend.standardize_dtype(x.dtype)
+    if kind != "uint8" and "float" not in kind:
+        raise ValueError(f"{which} must be float ({describe_range(normalize)}) or uint8 "
+                         f"(0..255). Received dtype {kind}.")
+    return x
+
+
+def to_float(x, which, normalize, dtype):
+    """Brings a batch to float `dtype`; returns (x, was_uint8). uint8 0..255 maps to [-1, 1]."""
+    x = check_dtype(x, which, normalize)
+    if keras_backend.standardize_dtype(x.dtype) == "uint8":
+        return ops.cast(x, dtype) / 127.5 - 1.0, True
+    return ops.cast(x, dtype), False
+
+
+def check_values_eager(x, which, normalize):
+    """Raises ValueError for NaN / inf or values far outside the declared range."""
+    low, high = value_bounds(normalize)
+    finite = bool(ops.convert_to_numpy(ops.all(ops.isfinite(x))))
+    if not finite:
+        raise ValueError(f"{which} contains NaN or infinite values.")
+    if int(np.prod(x.shape)) == 0:
+        return
+    smallest = float(ops.convert_to_numpy(ops.min(x)))
+    largest = float(ops.convert_to_numpy(ops.max(x)))
+    if smallest < low or largest > high:
+        raise ValueError(
+            f"{which} has values in [{smallest:.4g}, {largest:.4g}], far outside the expected "
+            f"range {describe_range(normalize)}. Scale 0..255 images with x / 127.5 - 1 (or "
+            f"pass uint8 arrays), [0, 1] images with normalize=True.")
+
+
+def bad_values_flag(x, normalize):
+    """A scalar bool tensor: True when `x` has NaN / inf or values far outside the range.
+
+    For compiled functions, which cannot raise on values: they return the flag and the eager
+    caller raises (`check_values_eager` then names the problem).
+    """
+    low, high = value_bounds(normalize)
+    # NaN fails every comparison, so "not (low <= x <= high)" also catches it; inf is out of range.
+    inside = ops.logical_and(ops.greater_equal(x, low), ops.less_equal(x, high))
+    return ops.logical_not(ops.all(inside))
+
+
+def check_values_traced(x0, x1, which_pair, normalize, min_size, net):
+    """Value and dynamic-shape checks inside a trace; returns (x0, x1), possibly with control deps.
+
+    TensorFlow graphs get `tf.debugging` assertions. JAX and PyTorch traces are not checked (see
+    the module docstring); their shapes are static and were checked already.
+    """
+    if backend_name() != "tensorflow":
+        return x0, x1
+    import tensorflow as tf
+
+    low, high = value_bounds(normalize)
+    expected = describe_range(normalize)
+    checks = []
+    for x, which, checked in zip((x0, x1), ("image0", "image1"), which_pair):
+        if not checked:
+            continue
+        x32 = tf.cast(x, tf.float32)
+        checks += [
+            tf.debugging.assert_all_finite(x32, f"{which} contains NaN or infinite values."),
+            tf.debugging.assert_greater_equal(
+                x32, low, message=f"{which} has values far below the expected range {expected}."),
+            tf.debugging.assert_less_equal(
+                x32, high, message=f"{which} has values far above the expected range {expected}."),
+        ]
+    dyn0, dyn1 = tf.shape(x0), tf.shape(x1)
+    checks.append(tf.debugging.assert_equal(dyn0, dyn1, message="image0 and image1 shapes differ."))
+    checks.append(tf.debugging.assert_greater_equal(
+        tf.reduce_min(dyn0[1:3]), min_size,
+        message=f"images are smaller than {min_size} px, the smallest the {net} trunk takes."))
+    with tf.control_dependencies([c for c in checks if c is not None]):
+        return tf.identity(x0), tf.identity(x1)
+
+
+def any_traced(*tensors):
+    return any(is_traced(t) for t in tensors)
