@@ -31,6 +31,10 @@ def _build_model(args, spatial):
     from lpips_tf.lpips_model import LPIPS
 
     trunk = None if args.trunk_weights.lower() == "none" else args.trunk_weights
+    if trunk == "keras" and args.net == "vgg":
+        from lpips_tf.weights import keras_vgg16_weights
+
+        keras_vgg16_weights()  # offline: a clear error saying what to download, not a traceback
     return LPIPS(net=args.net, version=args.version, lpips=not args.baseline, spatial=spatial,
                  trunk_weights=trunk, lin_weights=args.lin_weights)
 

@@ -36,7 +36,21 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import numpy as np
 
-__all__ = ["PthError", "load_state_dict", "check_state_dict"]
+__all__ = ["PthError", "load_state_dict", "check_state_dict", "check_shapes", "MAX_BYTES"]
+
+# Limits checked against the declared sizes *before* anything is allocated, so that a small
+# hostile file cannot make the reader build huge arrays (a 540-byte stride-0 view, or a 2 MB
+# archive holding a deflated 2 GiB record). The largest legitimate input, torchvision's VGG16
+# checkpoint with its classifier, holds 528 MiB of storage.
+MAX_BYTES = 1 << 30  # storage bytes read, and array bytes built, per file
+MAX_PICKLE_BYTES = 64 << 20  # the data.pkl record (a state dict's pickle is a few KB)
+# A stride-0 or overlapping view repeats storage elements; torch writes such views for expanded
+# tensors, which are small in a state dict. Larger ones would multiply a small storage.
+MAX_EXPANDED_VIEW_BYTES = 1 << 20
+# torch.save stores records uncompressed; a re-compressed weight file shrinks by a few percent.
+# A record that claims to inflate more than this is a decompression bomb.
+MAX_COMPRESSION_RATIO = 100
+_READ_CHUNK = 1 << 20
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
@@ -287,16 +301,52 @@ def _storage_dtype(storage_type, source: str) -> _DType:
 # -- zip format ----------------------------------------------------------------
 
 
-def _read_zip_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str):
-    """Returns a record's bytes, checking its CRC when the writer stored one."""
+def _read_exactly(f, nbytes: int, what: str) -> bytearray:
+    """Reads `nbytes` into one preallocated (writable, numpy-viewable) buffer, in chunks."""
+    out = bytearray(nbytes)
+    view = memoryview(out)
+    done = 0
+    while done < nbytes:
+        chunk = f.read(min(_READ_CHUNK, nbytes - done))
+        if not chunk:
+            raise EOFError(f"{what} is cut short")
+        view[done:done + len(chunk)] = chunk
+        done += len(chunk)
+    return out
+
+
+def _read_zip_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str,
+                     nbytes: int | None = None, limit: int = MAX_BYTES):
+    """Returns the first `nbytes` of a record (all of it when None), checking its CRC when the
+    writer stored one and the whole record is read.
+
+    Never inflates more than `nbytes` (or `limit`) bytes, whatever the record declares, and refuses
+    a record that claims to inflate far beyond its compressed size (a decompression bomb).
+    """
+    declared = info.file_size
+    want = declared if nbytes is None else min(nbytes, declared)
+    if want > limit:
+        raise PthError(
+            f"{source}: zip record '{info.filename}' declares {declared} bytes; "
+            f"expected at most {limit} (the limit for this record)"
+        )
+    if (info.compress_type != zipfile.ZIP_STORED and want > (1 << 20)
+            and want > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+        raise PthError(
+            f"{source}: zip record '{info.filename}' inflates {info.compress_size} bytes to "
+            f"{declared}, a ratio above {MAX_COMPRESSION_RATIO}; refused as a decompression bomb "
+            "(torch.save writes weights uncompressed)"
+        )
     try:
-        if info.CRC != 0 or info.file_size == 0:
-            return zf.read(info)
+        if info.CRC != 0 or declared == 0 or info.compress_type != zipfile.ZIP_STORED:
+            with zf.open(info) as rec:
+                data = _read_exactly(rec, want, f"record {info.filename}")
+                if want == declared:
+                    rec.read(1)  # reaches the end, where zipfile checks the CRC
+            return data
         # torch.save with set_crc32_options(False) writes CRC 0 for every
         # record, which zipfile rejects; read such (uncompressed) records
         # directly after their local header instead.
-        if info.compress_type != zipfile.ZIP_STORED:
-            return zf.read(info)
         fp = zf.fp
         fp.seek(info.header_offset)
         header = fp.read(30)
@@ -304,10 +354,7 @@ def _read_zip_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str):
             raise zipfile.BadZipFile(f"bad local header for {info.filename}")
         name_len, extra_len = struct.unpack("<HH", header[26:30])
         fp.seek(info.header_offset + 30 + name_len + extra_len)
-        data = fp.read(info.file_size)
-        if len(data) != info.file_size:
-            raise EOFError(f"record {info.filename} is cut short")
-        return data
+        return _read_exactly(fp, want, f"record {info.filename}")
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
         raise PthError(
             f"{source}: truncated or corrupt zip record '{info.filename}' "
@@ -341,7 +388,7 @@ def _load_zip(f, source: str):
         )
     byteorder = "little"
     if "byteorder" in records:
-        mark = _read_zip_record(zf, records["byteorder"], source)
+        mark = bytes(_read_zip_record(zf, records["byteorder"], source, limit=16))
         if mark not in (b"little", b"big"):
             raise PthError(
                 f"{source}: byteorder record is {mark!r}; expected b'little' or b'big'"
@@ -365,25 +412,32 @@ def _load_zip(f, source: str):
         dtype, numel = storages[key]
         return _Storage(key, dtype, 0, numel)
 
-    pkl = _read_zip_record(zf, records["data.pkl"], source)
+    pkl = _read_zip_record(zf, records["data.pkl"], source, limit=MAX_PICKLE_BYTES)
     obj = _unpickle(io.BytesIO(pkl), source, on_storage)
 
-    buffers = {}
-    for key, (dtype, numel) in storages.items():
-        name = f"data/{key}"
-        if name not in records:
-            raise PthError(
-                f"{source}: missing storage record '{prefix}{name}' for storage "
-                f"'{key}' ({numel} x {dtype.name}); the archive is incomplete"
-            )
-        raw = _read_zip_record(zf, records[name], source)
-        if len(raw) < numel * dtype.itemsize:
-            raise PthError(
-                f"{source}: storage record '{prefix}{name}' holds {len(raw)} "
-                f"bytes; expected {numel * dtype.itemsize} ({numel} x {dtype.name})"
-            )
-        buffers[key] = raw
-    return obj, buffers, byteorder
+    def read(keys):
+        """Reads the records of the storages `keys` (checked against the limits beforehand)."""
+        buffers = {}
+        for key in keys:
+            dtype, numel = storages[key]
+            name = f"data/{key}"
+            if name not in records:
+                raise PthError(
+                    f"{source}: missing storage record '{prefix}{name}' for storage "
+                    f"'{key}' ({numel} x {dtype.name}); the archive is incomplete"
+                )
+            nbytes = numel * dtype.itemsize
+            info = records[name]
+            if info.file_size < nbytes:
+                raise PthError(
+                    f"{source}: storage record '{prefix}{name}' holds {info.file_size} "
+                    f"bytes; expected {nbytes} ({numel} x {dtype.name})"
+                )
+            # Only the declared storage is read, never a longer record's tail.
+            buffers[key] = _read_zip_record(zf, info, source, nbytes=nbytes)
+        return buffers
+
+    return obj, storages, read, byteorder
 
 
 # -- legacy format -------------------------------------------------------------
@@ -450,10 +504,10 @@ def _load_legacy(f, source: str):
             f"{source}: storage key list is {_describe(keys)}; expected a list"
         )
     little = sys_info.get("little_endian", True)
-    here = f.tell()
+    start = f.tell()
     size = f.seek(0, io.SEEK_END)
-    f.seek(here)
-    buffers = {}
+    f.seek(start)
+    order = []
     for key in keys:
         key = key.decode("ascii") if isinstance(key, bytes) else str(key)
         if key not in storages:
@@ -461,38 +515,57 @@ def _load_legacy(f, source: str):
                 f"{source}: data section lists storage '{key}' that no tensor "
                 "references; the file is corrupt"
             )
-        dtype, numel = storages[key]
-        head = f.read(8)
-        if len(head) != 8:
-            raise PthError(
-                f"{source}: truncated file: the data of storage '{key}' is "
-                "missing (expected an int64 element count)"
-            )
-        count = struct.unpack("<q", head)[0]
-        if count != numel and not little and struct.unpack(">q", head)[0] == numel:
-            count = numel  # very old big-endian writers stored a native count
-        if count != numel:
-            raise PthError(
-                f"{source}: storage '{key}' is recorded with {count} elements "
-                f"but referenced with {numel} ({dtype.name}); the file is corrupt"
-            )
-        nbytes = numel * dtype.itemsize
-        # Check before reading: a corrupt count must not trigger a huge read.
-        raw = f.read(nbytes) if nbytes <= size - f.tell() else b""
-        if len(raw) != nbytes:
-            raise PthError(
-                f"{source}: truncated file: storage '{key}' needs {nbytes} "
-                f"bytes but only {size - f.tell()} remain"
-            )
-        buffers[key] = raw
+        order.append(key)
     for key, (dtype, numel) in storages.items():
-        if key not in buffers:
+        if key not in order:
             raise PthError(
                 f"{source}: missing data for storage '{key}' ({numel} x "
                 f"{dtype.name}); the storage key list does not include it"
             )
+    # Each storage takes 8 bytes of count plus its data: check before reading anything.
+    remaining = size - start
+    for key in order:
+        dtype, numel = storages[key]
+        nbytes = numel * dtype.itemsize
+        if 8 + nbytes > remaining:
+            raise PthError(
+                f"{source}: truncated file: storage '{key}' needs {nbytes} "
+                f"bytes but only {max(remaining - 8, 0)} remain"
+            )
+        remaining -= 8 + nbytes
+
+    def read(wanted):
+        wanted = set(wanted)
+        buffers = {}
+        f.seek(start)
+        for key in order:
+            dtype, numel = storages[key]
+            head = f.read(8)
+            if len(head) != 8:
+                raise PthError(
+                    f"{source}: truncated file: the data of storage '{key}' is "
+                    "missing (expected an int64 element count)"
+                )
+            count = struct.unpack("<q", head)[0]
+            if count != numel and not little and struct.unpack(">q", head)[0] == numel:
+                count = numel  # very old big-endian writers stored a native count
+            if count != numel:
+                raise PthError(
+                    f"{source}: storage '{key}' is recorded with {count} elements "
+                    f"but referenced with {numel} ({dtype.name}); the file is corrupt"
+                )
+            nbytes = numel * dtype.itemsize
+            if key in wanted:
+                try:
+                    buffers[key] = _read_exactly(f, nbytes, f"storage '{key}'")
+                except EOFError as e:
+                    raise PthError(f"{source}: truncated file: {e}") from e
+            else:
+                f.seek(nbytes, io.SEEK_CUR)  # not needed: skipped, not read
+        return buffers
+
     # Legacy storage bytes are little-endian whatever the writer's host was.
-    return obj, buffers, "little"
+    return obj, storages, read, "little"
 
 
 # -- common ----------------------------------------------------------------------
@@ -512,17 +585,15 @@ def _unpickle(f, source: str, on_storage):
         ) from e
 
 
-def _materialise(name: str, ref: _TensorRef, buffers, byteorder: str, source: str):
+def _check_view(name: str, ref: _TensorRef, source: str) -> int:
+    """Checks a tensor view against its storage before anything is read; returns its bytes."""
     storage, dtype = ref.storage, ref.dtype
-    raw = buffers[storage.key]
-    start = storage.offset * storage.dtype.itemsize  # bytes, into the record
     window = storage.numel * storage.dtype.itemsize  # bytes visible to the view
     numel = math.prod(ref.shape)
     if numel == 0:
-        end = 0
-    else:
-        last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride))
-        end = (last + 1) * dtype.itemsize
+        return 0
+    last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride))
+    end = (last + 1) * dtype.itemsize
     if end > window:
         raise PthError(
             f"{source}: tensor '{name}' (size {ref.shape}, stride {ref.stride}, "
@@ -530,23 +601,57 @@ def _materialise(name: str, ref: _TensorRef, buffers, byteorder: str, source: st
             f"'{storage.key}' but the storage holds only {window}; the file is "
             "corrupt"
         )
+    nbytes = numel * dtype.itemsize
+    span = end - ref.offset * dtype.itemsize
+    if nbytes > span and nbytes > MAX_EXPANDED_VIEW_BYTES:
+        # Stride 0 or overlapping strides: materialising would multiply the stored bytes.
+        raise PthError(
+            f"{source}: tensor '{name}' of size {ref.shape} cannot be built: its stride "
+            f"{ref.stride} repeats {span} stored bytes into {nbytes}; expected a view of at "
+            f"most {MAX_EXPANDED_VIEW_BYTES} bytes when strides overlap (stride-0 expansion)"
+        )
+    return nbytes
+
+
+def _c_contiguous(shape, stride) -> bool:
+    step = 1
+    for n, s in zip(reversed(shape), reversed(stride)):
+        if n != 1 and s != step:
+            return False
+        step *= n
+    return True
+
+
+def _materialise(name: str, ref: _TensorRef, buffers, byteorder: str, source: str,
+                 shared: bool):
+    """Builds the array of a checked view. `shared`: another tensor uses the same storage."""
+    storage, dtype = ref.storage, ref.dtype
+    raw = buffers[storage.key]
+    start = storage.offset * storage.dtype.itemsize  # bytes, into the record
+    window = storage.numel * storage.dtype.itemsize
+    numel = math.prod(ref.shape)
     np_dtype = np.dtype(("<" if byteorder == "little" else ">") + dtype.numpy)
     if numel == 0:
         out = np.empty(ref.shape, np_dtype)
     else:
+        last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride))
+        end = (last + 1) * dtype.itemsize
         flat = np.frombuffer(
             raw, dtype=np.uint8, count=window, offset=start
         )[ref.offset * dtype.itemsize:end]
-        # Align the base and view it as the element type; the copy below makes
-        # every result contiguous and independent of shared storages.
-        flat = np.array(flat, copy=True).view(np_dtype)
         strides = tuple(s * dtype.itemsize for s in ref.stride)
-        view = np.lib.stride_tricks.as_strided(
-            flat, shape=ref.shape, strides=strides, writeable=False
-        )
-        if view.flags.c_contiguous:  # the usual case: spare a second copy
-            out = flat.reshape(ref.shape)
+        if _c_contiguous(ref.shape, ref.stride) and not shared:
+            # The usual case: the record's (writable) buffer becomes the array, no copy.
+            out = flat.view(np_dtype).reshape(ref.shape)
+            if not out.flags.aligned:
+                out = out.copy()
         else:
+            # Align the base and view it as the element type; the copy makes the result
+            # contiguous and independent of storages shared with other tensors.
+            base = np.array(flat, copy=True).view(np_dtype)
+            view = np.lib.stride_tricks.as_strided(
+                base, shape=ref.shape, strides=strides, writeable=False
+            )
             out = np.array(view, copy=True, order="C")
     out = out.astype(np_dtype.newbyteorder("="), copy=False)
     if dtype.name == "bfloat16":
@@ -561,12 +666,31 @@ def _source_name(path_or_fileobj) -> str:
     return str(getattr(path_or_fileobj, "name", "<file object>"))
 
 
-def load_state_dict(path_or_fileobj) -> "collections.OrderedDict[str, np.ndarray]":
+def load_state_dict(
+    path_or_fileobj,
+    expected: Mapping[str, Iterable[int]] | None = None,
+    allowed_extra_prefixes: Iterable[str] | str = (),
+    skip_prefixes: Iterable[str] | str = (),
+    max_bytes: int = MAX_BYTES,
+) -> "collections.OrderedDict[str, np.ndarray]":
     """Reads a PyTorch state dict file without importing torch.
+
+    Every declared size (storages, views, zip records) is checked before
+    anything is allocated, so a small hostile file cannot exhaust memory.
 
     Args:
         path_or_fileobj: path of a ``.pth`` file (zip or legacy format), or a
             binary file object opened on one.
+        expected: optional mapping of every required name to its shape; keys
+            and shapes are then checked as by `check_state_dict`, but from
+            the file's declarations, before any tensor data is read, and only
+            the expected entries are read and returned (in this order).
+        allowed_extra_prefixes: with `expected`, names starting with one of
+            these may be present; they are not read.
+        skip_prefixes: names starting with one of these are neither checked
+            nor read (e.g. ``"classifier."`` of a full torchvision checkpoint).
+        max_bytes: refuse files whose tensors need more storage bytes, or
+            whose arrays would take more bytes, than this.
 
     Returns:
         An ordered dict from parameter names (e.g. ``"features.0.weight"``) to
@@ -575,31 +699,38 @@ def load_state_dict(path_or_fileobj) -> "collections.OrderedDict[str, np.ndarray
 
     Raises:
         PthError: the file is not a ``.pth`` file, is truncated or corrupt,
-            references globals other than those of a state dict, or holds
-            something other than a flat mapping of names to tensors.
+            references globals other than those of a state dict, holds
+            something other than a flat mapping of names to tensors, exceeds
+            the size limits, or does not match `expected`.
     """
     source = _source_name(path_or_fileobj)
+    options = dict(expected=expected, allowed=allowed_extra_prefixes, skip=skip_prefixes,
+                   max_bytes=max_bytes)
     if isinstance(path_or_fileobj, (str, bytes, os.PathLike)):
         try:
             f = open(path_or_fileobj, "rb")
         except OSError as e:
             raise PthError(f"{source}: cannot open ({e})") from e
         with f:
-            return _load(f, source)
+            return _load(f, source, **options)
     f = path_or_fileobj
     if not (hasattr(f, "seekable") and f.seekable()):
         f = io.BytesIO(f.read())
-    return _load(f, source)
+    return _load(f, source, **options)
 
 
-def _load(f, source: str):
+def _prefixes(value) -> tuple:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _load(f, source: str, expected=None, allowed=(), skip=(), max_bytes=MAX_BYTES):
     start = f.tell()
     head = f.read(4)
     f.seek(start)
     if head == _ZIP_MAGIC:
-        obj, buffers, byteorder = _load_zip(f, source)
+        obj, storages, read, byteorder = _load_zip(f, source)
     elif len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        obj, buffers, byteorder = _load_legacy(f, source)
+        obj, storages, read, byteorder = _load_legacy(f, source)
     elif head and (_ZIP_MAGIC.startswith(head) or head == b"\x80"):
         raise PthError(
             f"{source}: truncated file of {len(head)} bytes; expected a "
@@ -636,16 +767,60 @@ def _load(f, source: str):
             f"{source}: holds a {type(obj).__name__} with non-string keys; "
             "expected a plain state dict mapping names to tensors"
         )
+    skip = _prefixes(skip)
+    refs = {k: v for k, v in obj.items() if not (skip and k.startswith(skip))}
+    if expected is not None:
+        # Keys and shapes from the pickle alone: a mismatch costs no allocation.
+        check_shapes({k: v.shape for k, v in refs.items()}, expected, _prefixes(allowed),
+                      source)
+        refs = {k: refs[k] for k in expected}
+
+    # Everything is checked against the limits before a byte of tensor data is read.
+    out_bytes = sum(_check_view(k, v, source) for k, v in refs.items())
+    users = collections.Counter(v.storage.key for v in refs.values())
+    storage_bytes = sum(storages[key][1] * storages[key][0].itemsize for key in users)
+    if max(out_bytes, storage_bytes) > max_bytes:
+        raise PthError(
+            f"{source}: its tensors need {storage_bytes} bytes of storage and "
+            f"{out_bytes} bytes of arrays; expected at most {max_bytes} "
+            "(pth.MAX_BYTES): refused before reading, the file is corrupt or too large"
+        )
+    buffers = read(list(users))
     out = collections.OrderedDict()
-    for k, v in obj.items():
+    for k, v in refs.items():
         try:
-            out[k] = _materialise(k, v, buffers, byteorder, source)
+            out[k] = _materialise(k, v, buffers, byteorder, source, users[v.storage.key] > 1)
         except (MemoryError, ValueError, OverflowError) as e:
             raise PthError(
                 f"{source}: tensor '{k}' of size {v.shape} cannot be built "
                 f"({type(e).__name__}: {e}); the file is corrupt or too large"
             ) from e
     return out
+
+
+def check_shapes(shapes, expected, allowed_extra_prefixes=(), source="state dict"):
+    """`check_state_dict` on declared shapes alone ({name: shape}), before any data is read."""
+    prefixes = _prefixes(allowed_extra_prefixes)
+    expected = {k: tuple(int(n) for n in v) for k, v in expected.items()}
+    missing = [k for k in expected if k not in shapes]
+    unexpected = [k for k in shapes if k not in expected and not k.startswith(prefixes)]
+    mismatched = [
+        f"{k}: got shape {tuple(shapes[k])}, expected {expected[k]}"
+        for k in expected
+        if k in shapes and tuple(shapes[k]) != expected[k]
+    ]
+    problems = []
+    if missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    if mismatched:
+        problems.append("shape mismatches: " + "; ".join(mismatched))
+    if problems:
+        raise PthError(
+            f"{source}: does not match the expected weights ({len(expected)} "
+            "keys): " + " | ".join(problems)
+        )
 
 
 def check_state_dict(
@@ -669,29 +844,6 @@ def check_state_dict(
     Raises:
         PthError: listing every missing key, unexpected key and shape mismatch.
     """
-    if isinstance(allowed_extra_prefixes, str):
-        allowed_extra_prefixes = (allowed_extra_prefixes,)
-    prefixes = tuple(allowed_extra_prefixes)
-    expected = {k: tuple(int(n) for n in v) for k, v in expected.items()}
-    missing = [k for k in expected if k not in state]
-    unexpected = [
-        k for k in state if k not in expected and not k.startswith(prefixes)
-    ]
-    mismatched = [
-        f"{k}: got shape {tuple(np.shape(state[k]))}, expected {expected[k]}"
-        for k in expected
-        if k in state and tuple(np.shape(state[k])) != expected[k]
-    ]
-    problems = []
-    if missing:
-        problems.append("missing keys: " + ", ".join(missing))
-    if unexpected:
-        problems.append("unexpected keys: " + ", ".join(unexpected))
-    if mismatched:
-        problems.append("shape mismatches: " + "; ".join(mismatched))
-    if problems:
-        raise PthError(
-            f"{source}: does not match the expected weights ({len(expected)} "
-            "keys): " + " | ".join(problems)
-        )
+    check_shapes({k: np.shape(v) for k, v in state.items()}, expected,
+                  _prefixes(allowed_extra_prefixes), source)
     return collections.OrderedDict((k, state[k]) for k in expected)

@@ -7,7 +7,9 @@ from the `lpips` 0.1.4 wheel by `tools/convert_lin_weights.py` and shipped in `l
 """
 
 import hashlib
+import math
 import os
+import zipfile
 
 import numpy as np
 
@@ -27,6 +29,17 @@ TORCHVISION_FILES = {
 
 LIN_WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lin_weights")
 VERSIONS = ("0.1", "0.0")
+
+
+# Lin weights are small positive numbers (the official ones are below 10); a value beyond this is a
+# corrupt or hostile file whose distances would overflow to inf.
+MAX_LIN_WEIGHT = 1e6
+
+# Keras Applications' ImageNet VGG16 without its classifier (trunk_weights="keras").
+KERAS_VGG16_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+KERAS_VGG16_URL = ("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+                   + KERAS_VGG16_FILE)
+KERAS_VGG16_HASH = "6d6bbae143d832006294945121d1f1fc"
 
 
 class WeightsDownloadError(OSError):
@@ -95,8 +108,110 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
     return target
 
 
+def keras_vgg16_weights():
+    """Makes sure Keras' ImageNet VGG16 weights are in its cache; returns their path.
+
+    Keras Applications downloads them inside the model constructor, where an offline machine gets a
+    raw `URL fetch failure` traceback; this says instead what to download and where to put it.
+    """
+    import keras
+
+    keras_home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    target = os.path.join(keras_home, "models", KERAS_VGG16_FILE)
+    if os.path.isfile(target):
+        return target
+    try:
+        return keras.utils.get_file(KERAS_VGG16_FILE, KERAS_VGG16_URL, cache_subdir="models",
+                                    file_hash=KERAS_VGG16_HASH, cache_dir=keras_home)
+    except Exception as error:  # get_file wraps URL, HTTP and OS errors in plain Exceptions.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise WeightsDownloadError(
+            f"Could not download Keras' ImageNet VGG16 weights for trunk_weights='keras' from "
+            f"{KERAS_VGG16_URL} ({reason}). Download that file by hand and put it at {target}, "
+            f"or use trunk_weights='torchvision' or a .pth path."
+        ) from None
+
+
+def load_npz(path, expected=None, allowed_extra_prefixes=(), max_bytes=pth.MAX_BYTES):
+    """Reads a `.npz` of numeric arrays, checking every member's header before reading it.
+
+    `np.load` allocates the shape a member's header declares before reading its data, so a tiny
+    file could declare a huge array; here the declared shapes are checked against `expected`
+    (when given) and the sizes against the zip records and `max_bytes` first. Object arrays
+    (pickles) and non-numeric arrays are refused, naming the file.
+    """
+    path = os.fspath(path)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
+    shapes, total = {}, 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise pth.PthError(f"{path}: member {info.filename!r} is not a .npy array; "
+                                       f"expected an .npz written by numpy.savez")
+                key = info.filename[:-4]
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version not in readers:
+                        raise pth.PthError(f"{path}: member {key!r} has .npy format version "
+                                           f"{version}; expected 1.0 or 2.0")
+                    shape, _, dtype = readers[version](member)
+                if dtype.hasobject or dtype.kind not in "biufc":
+                    raise pth.PthError(
+                        f"{path}: array {key!r} has dtype {dtype} ("
+                        f"{'pickled Python objects' if dtype.hasobject else 'not numbers'}); "
+                        f"expected numeric arrays (object arrays are never unpickled)")
+                nbytes = math.prod(shape) * dtype.itemsize
+                if nbytes > info.file_size:
+                    raise pth.PthError(
+                        f"{path}: array {key!r} declares shape {shape} ({nbytes} bytes) but its "
+                        f"record holds only {info.file_size} bytes; the file is corrupt")
+                if (info.compress_type != zipfile.ZIP_STORED and nbytes > (1 << 20)
+                        and nbytes > pth.MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+                    raise pth.PthError(
+                        f"{path}: array {key!r} inflates {info.compress_size} bytes to {nbytes}; "
+                        f"refused as a decompression bomb")
+                total += nbytes
+                shapes[key] = shape
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise pth.PthError(f"{path}: not a readable .npz archive ({error}); expected a file "
+                           f"written by numpy.savez") from None
+    except ValueError as error:
+        if isinstance(error, pth.PthError):
+            raise
+        raise pth.PthError(f"{path}: bad .npy header ({error}); expected a file written by "
+                           f"numpy.savez") from None
+    if total > max_bytes:
+        raise pth.PthError(f"{path}: its arrays declare {total} bytes; expected at most "
+                           f"{max_bytes}: refused before reading")
+    keys = list(shapes)
+    if expected is not None:
+        pth.check_shapes(shapes, expected, allowed_extra_prefixes, source=path)
+        keys = list(expected)
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in keys}
+
+
+def _check_finite(state, path):
+    """Refuses NaN/inf trunk weights, naming the key: they would silently give `nan` distances."""
+    for key, value in state.items():
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":
+            raise pth.PthError(f"{path}: {key} has dtype {value.dtype}; expected real numbers.")
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            raise pth.PthError(f"{path}: {key} holds {bad} NaN or infinite value(s); expected "
+                               f"finite weights (the file is corrupt or from a diverged run).")
+    return state
+
+
 def load_trunk_state_dict(net, trunk_weights):
-    """Reads a torchvision-layout trunk state dict for `trunk_weights` ("torchvision" or a path)."""
+    """Reads a torchvision-layout trunk state dict for `trunk_weights` ("torchvision" or a path).
+
+    A full torchvision checkpoint's `classifier.*` tensors are not read (the trunk does not use
+    them; for VGG16 they are 90% of the file). Every weight must be finite.
+    """
     if trunk_weights == "torchvision":
         path = fetch_torchvision_trunk(net)
     else:
@@ -107,9 +222,10 @@ def load_trunk_state_dict(net, trunk_weights):
                 f"(.pth) or one of 'torchvision', 'keras', None."
             )
     if path.endswith(".npz"):
-        with np.load(path) as data:
-            return {key: data[key] for key in data.files}
-    return pth.load_state_dict(path)
+        state = load_npz(path)
+    else:
+        state = pth.load_state_dict(path, skip_prefixes=("classifier.",))
+    return _check_finite(state, path)
 
 
 def official_lin_weights_path(net, version):
@@ -132,19 +248,24 @@ def load_lin_weights(path, channels):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"lin_weights file not found: {path}")
     if path.endswith(".npz"):
-        with np.load(path) as data:
-            state = {key: data[key] for key in data.files}
         expected = {f"lin{k}": (c,) for k, c in enumerate(channels)}
-        state = pth.check_state_dict(state, expected, source=path)
+        state = load_npz(path, expected)
         vectors = [state[f"lin{k}"] for k in range(len(channels))]
     else:
-        state = pth.load_state_dict(path)
         expected = {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(channels)}
-        state = pth.check_state_dict(state, expected, source=path)
+        state = pth.load_state_dict(path, expected)
         vectors = [state[f"lin{k}.model.1.weight"].reshape(-1) for k in range(len(channels))]
+    for k, v in enumerate(vectors):
+        if np.asarray(v).dtype.kind not in "biuf":
+            raise pth.PthError(f"{path}: lin{k} has dtype {np.asarray(v).dtype}; expected real "
+                               f"numbers.")
     vectors = [np.asarray(v, np.float32) for v in vectors]
     for k, v in enumerate(vectors):
         if not np.all(np.isfinite(v)) or np.any(v < 0):
             raise ValueError(f"{path}: lin{k} has negative or non-finite weights; LPIPS lin "
                              f"weights must be finite and >= 0.")
+        if np.any(v > MAX_LIN_WEIGHT):
+            raise ValueError(f"{path}: lin{k} has weights up to {float(v.max()):.3g}; expected "
+                             f"values in [0, {MAX_LIN_WEIGHT:g}] (larger ones overflow the "
+                             f"distance to inf; the file is corrupt).")
     return vectors

@@ -12,7 +12,9 @@ in the output folder under their own names, and rerun; a complete tarball that
 is already there is unpacked without any network access.
 
 Unpacking refuses members that would land outside the output folder (absolute
-paths, "..", links pointing out, devices). Whatever folder prefix the tarball
+paths, ".."), devices and pipes, and every link member (symbolic or hard): the
+BAPPS tarballs hold none, and a relative link that is harmless where it is
+unpacked can point above the output folder once the split folder is moved up. Whatever folder prefix the tarball
 uses, its split folder ends up at `<out>/2afc/{train,val}` or `<out>/jnd/val`.
 Verification indexes every expected subset with `lpips_tf.data.bapps`
 (sub-folders, equal counts and stems, judgments in [0, 1], image headers and
@@ -160,15 +162,29 @@ def _check_member(member, root):
     if os.path.commonpath([target, root]) != root:
         return f"path {name!r} leaves the output folder"
     if member.issym() or member.islnk():
-        link = member.linkname
-        base = os.path.dirname(target) if member.issym() else root
-        if os.path.isabs(link) or os.path.commonpath(
-            [os.path.realpath(os.path.join(base, link)), root]
-        ) != root:
-            return f"link {name!r} -> {link!r} points outside the output folder"
+        # Refused outright, not checked against the staging folder: the split folder is moved to
+        # a shallower depth after unpacking, so a relative link that stays inside the staging
+        # folder (a/b/c/val/x -> ../../../..) would point above the output folder afterwards.
+        kind = "symbolic link" if member.issym() else "hard link"
+        return (f"{kind} member {name!r} -> {member.linkname!r}; BAPPS archives hold only "
+                f"regular files and folders")
     if member.isdev() or member.isfifo():
         return f"device or pipe {name!r}"
+    if not (member.isfile() or member.isdir()):
+        return f"member {name!r} of unsupported type {member.type!r}"
     return None
+
+
+def _remove(path):
+    """Removes a file, link or folder without ever following a link.
+
+    `shutil.rmtree` refuses a link to a folder (and `os.path.isdir` follows links), so a link left
+    by an earlier run is unlinked, never descended into.
+    """
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+        os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
 
 
 def safe_extract(tar_path, out_dir):
@@ -271,22 +287,30 @@ def download(out_dir, which=("2afc_train", "2afc_val", "jnd"), base_url=BASE_URL
         print(f"{part}: fetching {url}")
         fetch(url, archive, progress=progress)
         staging = os.path.join(out_dir, f".unpack_{part}")
-        shutil.rmtree(staging, ignore_errors=True)
-        print(f"{part}: unpacking {archive}")
-        safe_extract(archive, staging)
-        found = _find_split_dir(staging, expected)
-        if found is None:
-            raise bapps.DataError(
-                f"{archive} does not contain the expected {kind}/{split} subsets {sorted(expected)}."
-            )
+        _remove(staging)
         target = os.path.join(out_dir, kind, split)
-        os.makedirs(target, exist_ok=True)
-        for name in sorted(os.listdir(found)):
-            src, dst = os.path.join(found, name), os.path.join(target, name)
-            if os.path.exists(dst):
-                shutil.rmtree(dst) if os.path.isdir(dst) else os.remove(dst)
-            shutil.move(src, dst)
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            print(f"{part}: unpacking {archive}")
+            safe_extract(archive, staging)
+            found = _find_split_dir(staging, expected)
+            if found is None:
+                raise bapps.DataError(
+                    f"{archive} does not contain the expected {kind}/{split} subsets "
+                    f"{sorted(expected)}."
+                )
+            if os.path.islink(target):  # left by an older, unsafe unpacking: never write through it
+                os.unlink(target)
+            os.makedirs(target, exist_ok=True)
+            for name in os.listdir(target):  # links there can only come from an unsafe unpacking
+                if os.path.islink(os.path.join(target, name)):
+                    os.unlink(os.path.join(target, name))
+            for name in sorted(os.listdir(found)):
+                src, dst = os.path.join(found, name), os.path.join(target, name)
+                _remove(dst)
+                shutil.move(src, dst)
+        finally:
+            # Also on failure: a half-unpacked staging folder is only clutter (and may be large).
+            _remove(staging)
         print(f"{part}: verifying {target}")
         counts = verify(out_dir, part, check_images=check_images)
         with open(marker, "w") as f:
