@@ -4,8 +4,9 @@
     model = lpips_tf.LPIPS(net="alex")   # official v0.1 metric
     d = model([x0, x1])                  # x0, x1: float32 NHWC in [-1, 1] -> (N,)
 
-Training (`lpips_tf.training`), data (`lpips_tf.data`), scoring (`lpips_tf.scoring`) and the
-cached-statistics path (`lpips_tf.cached`) are imported on demand.
+Training (`lpips_tf.training`, a package with one module per job), data (`lpips_tf.data`),
+scoring (`lpips_tf.scoring`) and the cached-statistics path (`lpips_tf.cached`, the same as
+`lpips_tf.training.cached_stats`) are imported on demand.
 """
 
 import os as _os
