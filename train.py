@@ -18,7 +18,7 @@ takes about a minute on two CPU cores (10 s for the data, 51 s for 3 epochs of 4
 `train.py` downloads torchvision's AlexNet once unless --trunk_weights points at a local file.
 
 For the *-lin variants (frozen trunk), `--cached_stats` trains on per-channel statistics stored
-by one trunk pass (lpips_tf/cached.py): same judgment network, schedule, callbacks and output
+by one trunk pass (lpips_tf/training/cached_stats.py): same judgment network, schedule, callbacks and output
 files; no element dropout (`--cached_dropout` drops whole channels instead, off by default). Its
 cache (`--stats_cache_dir`, default `<out_dir>/.stats_cache`) is reused until the trunk or the data
 change. Measured on two shared CPU cores, alex-lin, the paper's 10 epochs on synthetic triplets:

@@ -4,12 +4,13 @@
     model = lpips_tf.LPIPS(net="alex")   # official v0.1 metric
     d = model([x0, x1])                  # x0, x1: float32 NHWC in [-1, 1] -> (N,)
 
-The metric (LPIPS, LPIPSLoss) runs on every Keras backend (TensorFlow, JAX, PyTorch) and importing
-it does not import TensorFlow unless TensorFlow is the backend. SavedModel export, the `tf.data`
-loaders and training are TensorFlow-only.
+The metric (LPIPS, LPIPSLoss, LPIPSMetric, pairwise) runs on every Keras backend (TensorFlow, JAX,
+PyTorch), and importing it does not import TensorFlow unless TensorFlow is the backend. SavedModel
+export, the `tf.data` loaders and training are TensorFlow-only.
 
-Training (`lpips_tf.training`), data (`lpips_tf.data`), scoring (`lpips_tf.scoring`) and the
-cached-statistics path (`lpips_tf.cached`) are imported on demand.
+Training (`lpips_tf.training`, a package with one module per job), data (`lpips_tf.data`),
+scoring (`lpips_tf.scoring`) and the cached-statistics path (`lpips_tf.cached`, the same as
+`lpips_tf.training.cached_stats`) are imported on demand.
 """
 
 import os as _os
@@ -25,7 +26,10 @@ from lpips_tf.export import export_saved_model  # noqa: E402
 from lpips_tf.fast import compiled_distance_fn  # noqa: E402
 from lpips_tf.losses import LPIPSLoss  # noqa: E402
 from lpips_tf.lpips_model import LPIPS  # noqa: E402
+from lpips_tf.metrics import LPIPSMetric  # noqa: E402
+from lpips_tf.pairwise import diversity, pairwise  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["LPIPS", "LPIPSLoss", "compiled_distance_fn", "export_saved_model", "__version__"]
+__all__ = ["LPIPS", "LPIPSLoss", "LPIPSMetric", "compiled_distance_fn", "diversity",
+           "export_saved_model", "pairwise", "__version__"]

@@ -261,6 +261,71 @@ def _exact_labels(labels, index_labels):
     return index_labels
 
 
+# What each kind of subset compares, and what its items are called in the progress lines.
+_PAIRS = {"2afc": {"d0": ("ref", "p0"), "d1": ("ref", "p1")}, "jnd": {"d": ("p0", "p1")}}
+_ITEMS = {"2afc": "triplets", "jnd": "pairs"}
+
+
+def _collected_subsets(data_dir, kind, subsets, variants, load_size, batch_size, progress,
+                       counts):
+    """Per subset of `kind`: (key, {variant: {pair: distances}}, the index's labels), counting
+    the items into `counts[kind]`."""
+    for subset, index, ds in bapps.subset_datasets(data_dir, kind, subsets, load_size,
+                                                   batch_size):
+        key = _key(subset)
+        steps = -(-len(index) // batch_size)
+        dists, labels = _collect(ds, steps, variants, _PAIRS[kind],
+                                 f"{kind} {subset} ({len(index)} {_ITEMS[kind]})", progress)
+        labels = _exact_labels(labels, index.judge if kind == "2afc" else index.same)
+        counts[kind][key] = len(index)
+        yield key, dists, labels
+
+
+def _empty_scores():
+    return {"2afc": {}, "jnd": {}, "ci": {"2afc": {}, "jnd": {}}}
+
+
+def _set_score(entry, kind, key, score, ci):
+    entry[kind][key] = score
+    entry["ci"][kind][key] = list(ci)
+
+
+def _score_2afc(subsets, variants, results, human, details, boot):
+    """2AFC scores per subset and their means, for every variant and for the observers.
+
+    `subsets` yields (key, distances, judgments); `boot` holds the bootstrap settings.
+    """
+    per_item = {v: [] for v in variants}
+    human_items = []
+    keys = []
+    for key, dists, judge in subsets:
+        keys.append(key)
+        details["2afc"][key] = {"judge": judge}
+        for v in variants:
+            score, info = scoring.score_2afc(dists[v]["d0"], dists[v]["d1"], judge)
+            _set_score(results[v], "2afc", key, score, scoring.bootstrap_ci(info["scores"], **boot))
+            per_item[v].append(info["scores"])
+            details["2afc"][key][v] = dists[v]
+        ceiling, info = scoring.human_ceiling_2afc(judge)
+        _set_score(human, "2afc", key, ceiling, scoring.bootstrap_ci(info["scores"], **boot))
+        human_items.append(info["scores"])
+    # The mean over subsets, with an interval from resampling within each subset.
+    for entry, items in [*((results[v], per_item[v]) for v in variants), (human, human_items)]:
+        _set_score(entry, "2afc", "mean", float(np.mean([entry["2afc"][k] for k in keys])),
+                   scoring.bootstrap_ci_of_mean(items, **boot))
+
+
+def _score_jnd(subsets, variants, results, details, boot):
+    """JND mAP per subset for every variant; `subsets` yields (key, distances, same)."""
+    mapfn = lambda d, s: scoring.score_jnd(d, s)[0]
+    for key, dists, same in subsets:
+        details["jnd"][key] = {"same": same}
+        for v in variants:
+            _set_score(results[v], "jnd", key, scoring.score_jnd(dists[v]["d"], same)[0],
+                       scoring.bootstrap_ci((dists[v]["d"], same), statistic=mapfn, **boot))
+            details["jnd"][key][v] = dists[v]
+
+
 def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot=1000,
              alpha=0.05, seed=0, progress=True):
     """Scores distance functions on 2AFC and JND subsets.
@@ -279,61 +344,22 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
     """
     start = time.perf_counter()
     sets = resolve_sets(data_dir, sets)
-    results = {v: {"2afc": {}, "jnd": {}, "ci": {"2afc": {}, "jnd": {}}} for v in variants}
+    results = {v: _empty_scores() for v in variants}
     synthetic = os.path.isfile(os.path.join(data_dir, "synthetic.json"))
-    human = {"2afc": {}, "jnd": {}, "ci": {"2afc": {}, "jnd": {}},
+    human = {**_empty_scores(),
              "observers": "simulated (synthetic data)" if synthetic else "human"}
     details = {"2afc": {}, "jnd": {}}
     counts = {"2afc": {}, "jnd": {}}
-    per_item = {v: [] for v in variants}
-    human_items = []
+    boot = {"n_boot": n_boot, "alpha": alpha, "seed": seed}
+
+    def subsets(kind):
+        return _collected_subsets(data_dir, kind, sets[kind], variants, load_size, batch_size,
+                                  progress, counts)
 
     if sets["2afc"]:
-        for subset, index, ds in bapps.subset_datasets(data_dir, "2afc", sets["2afc"], load_size, batch_size):
-            key = _key(subset)
-            steps = -(-len(index) // batch_size)
-            dists, judge = _collect(ds, steps, variants,
-                                    {"d0": ("ref", "p0"), "d1": ("ref", "p1")},
-                                    f"2afc {subset} ({len(index)} triplets)", progress)
-            judge = _exact_labels(judge, index.judge)
-            counts["2afc"][key] = len(index)
-            details["2afc"][key] = {"judge": judge}
-            for v in variants:
-                score, info = scoring.score_2afc(dists[v]["d0"], dists[v]["d1"], judge)
-                results[v]["2afc"][key] = score
-                results[v]["ci"]["2afc"][key] = list(scoring.bootstrap_ci(
-                    info["scores"], n_boot=n_boot, alpha=alpha, seed=seed))
-                per_item[v].append(info["scores"])
-                details["2afc"][key][v] = dists[v]
-            ceiling, info = scoring.human_ceiling_2afc(judge)
-            human["2afc"][key] = ceiling
-            human["ci"]["2afc"][key] = list(scoring.bootstrap_ci(
-                info["scores"], n_boot=n_boot, alpha=alpha, seed=seed))
-            human_items.append(info["scores"])
-        for v in variants:
-            scores = [results[v]["2afc"][k] for k in counts["2afc"]]
-            results[v]["2afc"]["mean"] = float(np.mean(scores))
-            results[v]["ci"]["2afc"]["mean"] = list(scoring.bootstrap_ci_of_mean(
-                per_item[v], n_boot=n_boot, alpha=alpha, seed=seed))
-        human["2afc"]["mean"] = float(np.mean([human["2afc"][k] for k in counts["2afc"]]))
-        human["ci"]["2afc"]["mean"] = list(scoring.bootstrap_ci_of_mean(
-            human_items, n_boot=n_boot, alpha=alpha, seed=seed))
-
+        _score_2afc(subsets("2afc"), variants, results, human, details, boot)
     if sets["jnd"]:
-        for subset, index, ds in bapps.subset_datasets(data_dir, "jnd", sets["jnd"], load_size, batch_size):
-            key = _key(subset)
-            steps = -(-len(index) // batch_size)
-            dists, same = _collect(ds, steps, variants, {"d": ("p0", "p1")},
-                                   f"jnd {subset} ({len(index)} pairs)", progress)
-            same = _exact_labels(same, index.same)
-            counts["jnd"][key] = len(index)
-            details["jnd"][key] = {"same": same}
-            mapfn = lambda d, s: scoring.score_jnd(d, s)[0]
-            for v in variants:
-                results[v]["jnd"][key] = scoring.score_jnd(dists[v]["d"], same)[0]
-                results[v]["ci"]["jnd"][key] = list(scoring.bootstrap_ci(
-                    (dists[v]["d"], same), statistic=mapfn, n_boot=n_boot, alpha=alpha, seed=seed))
-                details["jnd"][key][v] = dists[v]
+        _score_jnd(subsets("jnd"), variants, results, details, boot)
     results["human"] = human
     results["_details"] = details
     results["_info"] = {

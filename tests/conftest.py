@@ -50,6 +50,23 @@ def random_trunk_file(tmp_path_factory):
     return get
 
 
+def synthetic_dataset(tmp_path_factory, name, **settings):
+    """Writes a small synthetic BAPPS-layout set (simulated observers) from the test photos into
+    a fresh temporary folder; `settings` go to `lpips_tf.data.synthetic.generate`."""
+    from lpips_tf.data.synthetic import generate
+
+    root = tmp_path_factory.mktemp(name)
+    generate(str(root), str(ROOT / "tests" / "data" / "photos"), verbose=False, **settings)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory):
+    """100 training and 50 validation 2AFC triplets of 64 px, no JND (the training tests)."""
+    return synthetic_dataset(tmp_path_factory, "bapps_synth", n_train=100, n_val=50, n_jnd=0,
+                             patch=64, seed=0)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

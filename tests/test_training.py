@@ -1,6 +1,11 @@
-"""Training: judgment head, schedule, 2AFC metric, fits, resume after a kill, SavedModel, mirrored.
+"""Whole training runs (`lpips_tf.training.loop.train`): resume after a kill, SavedModel, mirrored
+and multi-worker strategies, the cosine variants, plots and config.json, clear errors.
 
-Data: a synthetic BAPPS-layout set (100 train / 50 val triplets, 64 px, simulated observers).
+The pieces have their own files: test_judgment.py, test_schedule.py, test_variants.py,
+test_run_folder.py, test_cached_stats.py.
+
+Data: the synthetic BAPPS-layout `dataset` of conftest (100 train / 50 val triplets, 64 px,
+simulated observers).
 Trunks: seeded random AlexNet weights, so nothing here needs ../shared or a download. The runs in
 subprocesses (train.py killed and resumed, an uninterrupted reference, a MirroredStrategy run on
 two logical CPUs, a SavedModel consumer without lpips_tf) share module fixtures; about two minutes
@@ -8,7 +13,6 @@ on two CPU cores in all.
 """
 
 import csv
-import dataclasses
 import json
 import os
 import subprocess
@@ -21,7 +25,6 @@ import keras
 
 import lpips_tf
 from lpips_tf import training
-from lpips_tf.data import bapps
 from conftest import ROOT, run_train_main
 
 TRAIN = "train/traditional"
@@ -30,16 +33,6 @@ VAL = "val/traditional"
 
 # ------------------------------------------------------------------------------------------------
 # Fixtures and helpers.
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    from lpips_tf.data.synthetic import generate
-
-    root = tmp_path_factory.mktemp("bapps_synth")
-    generate(str(root), str(ROOT / "tests" / "data" / "photos"), n_train=100, n_val=50, n_jnd=0,
-             patch=64, seed=0, verbose=False)
-    return str(root)
 
 
 def _env(**extra):
@@ -138,133 +131,6 @@ def cosine_run(dataset, random_trunk_file, tmp_path_factory):
     result = training.train(config, log=lines.append)
     return {"result": result, "log": lines, "run_dir": str(out / "alex-cos"),
             "trunk": random_trunk_file("alex")}
-
-
-# ------------------------------------------------------------------------------------------------
-# Pieces.
-
-
-def _head_numpy(head, d0, d1):
-    w = [np.asarray(v) for v in head.get_weights()]
-    x = np.stack([d0, d1, d0 - d1, d0 / (d1 + 0.1), d1 / (d0 + 0.1)], axis=-1)
-    for kernel, bias in ((w[0], w[1]), (w[2], w[3])):
-        x = x @ kernel + bias
-        x = np.where(x > 0, x, 0.2 * x)
-    logit = (x @ w[4] + w[5])[:, 0]
-    return 1.0 / (1.0 + np.exp(-logit))
-
-
-def test_judgment_head_numbers_and_config_round_trip():
-    keras.utils.set_random_seed(0)
-    head = training.JudgmentHead(name="g")
-    d0 = np.array([0.1, 0.5, 0.0, 2.0], np.float32)
-    d1 = np.array([0.3, 0.5, 1.0, 0.2], np.float32)
-    p = np.asarray(head([d0, d1]))
-    assert p.shape == (4,) and np.all((p > 0) & (p < 1))
-    np.testing.assert_allclose(p, _head_numpy(head, d0, d1), rtol=1e-5)
-
-    config = head.get_config()
-    assert (config["hidden_units"], config["negative_slope"], config["epsilon"]) == (32, 0.2, 0.1)
-    clone = training.JudgmentHead.from_config(config)
-    clone.build()
-    clone.set_weights(head.get_weights())
-    assert clone.get_config() == config
-    np.testing.assert_allclose(np.asarray(clone([d0, d1])), p, rtol=1e-6)
-    revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(head))
-    assert isinstance(revived, training.JudgmentHead) and revived.get_config() == config
-
-
-def test_linear_decay_schedule_matches_the_official_staircase():
-    s = training.LinearDecaySchedule(1e-4, steps_per_epoch=10, epochs=5, epochs_decay=5)
-    # Official: epochs 1..6 (1-based) at lr, then lr drops by lr/5 after each epoch.
-    steps = [0, 9, 50, 59, 60, 69, 70, 99, 100, 10_000]
-    expected = [1, 1, 1, 1, 0.8, 0.8, 0.6, 0.2, 0.0, 0.0]
-    got = [float(s(step)) for step in steps]
-    np.testing.assert_allclose(got, np.array(expected) * 1e-4, rtol=1e-6, atol=1e-12)
-
-    smooth = training.LinearDecaySchedule(1e-4, 10, 5, 5, staircase=False)
-    np.testing.assert_allclose([float(smooth(x)) for x in (50, 75, 100)], [1e-4, 0.5e-4, 0.0],
-                               rtol=1e-6, atol=1e-12)
-    constant = training.LinearDecaySchedule(1e-3, 10, 5, 0)
-    assert float(constant(10_000)) == pytest.approx(1e-3)
-
-    revived = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(s))
-    assert isinstance(revived, training.LinearDecaySchedule)
-    assert revived.get_config() == s.get_config()
-    with pytest.raises(ValueError, match="steps_per_epoch"):
-        training.LinearDecaySchedule(1e-4, 0, 5, 5)
-
-
-def test_two_afc_score_by_hand_including_ties():
-    d0 = np.array([1.0, 2.0, 3.0, 3.0, 0.5], np.float32)
-    d1 = np.array([2.0, 1.0, 3.0, 4.0, 0.5], np.float32)
-    h = np.array([0.2, 0.6, 0.7, 1.0, 0.0], np.float32)
-    # d0<d1: 1-h | d1<d0: h | tie: 0.5
-    by_hand = [0.8, 0.6, 0.5, 0.0, 0.5]
-    np.testing.assert_allclose(np.asarray(training.two_afc_scores(d0, d1, h)), by_hand, rtol=1e-6)
-
-    metric = training.TwoAFCScore()
-    distances = np.stack([d0, d1], axis=-1)
-    metric.update_state(h[:2], distances[:2])
-    metric.update_state(h[2:], distances[2:])
-    assert float(metric.result()) == pytest.approx(np.mean(by_hand))
-    from lpips_tf.scoring import score_2afc
-
-    assert float(metric.result()) == pytest.approx(score_2afc(d0, d1, h)[0])
-    metric.reset_state()
-    assert float(metric.result()) == 0.0
-    metric.update_state(h, distances, sample_weight=np.array([1, 1, 0, 0, 0], np.float32))
-    assert float(metric.result()) == pytest.approx(0.7)
-
-
-def test_variant_registry():
-    expected = {"alex-lin", "vgg-lin", "squeeze-lin", "alex-cos", "vgg-cos", "squeeze-cos",
-                "vgg-rand-cos", "alex-tune", "vgg-tune", "alex-scratch", "vgg-scratch"}
-    assert set(training.VARIANTS) == expected
-    for name, v in training.VARIANTS.items():
-        assert v.name == name and v.description
-        if name.endswith("-cos"):
-            assert not v.lpips and not v.trains_distance
-            assert "only the judgment network G" in v.description
-        else:
-            assert v.lpips and v.trains_distance
-        assert v.tune_trunk == (name.endswith("-tune") or name.endswith("-scratch"))
-        assert v.pretrained == (not name.endswith("-scratch") and name != "vgg-rand-cos")
-    with pytest.raises(ValueError, match="Known variants: alex-cos"):
-        training.get_variant("alex-linear")
-
-
-def test_2afc_model_outputs_share_one_distance_model(random_trunk_file):
-    distance = training.build_distance_model("alex-lin", random_trunk_file("alex"))
-    model = training.build_2afc_model(distance, image_size=48)
-    rng = np.random.default_rng(0)
-    x = {k: rng.uniform(-1, 1, (3, 48, 48, 3)).astype(np.float32) for k in ("ref", "p0", "p1")}
-    out = model(x, training=False)
-    assert set(out) == {"judgment", "distances"}
-    assert tuple(out["judgment"].shape) == (3,) and tuple(out["distances"].shape) == (3, 2)
-    np.testing.assert_allclose(np.asarray(out["distances"][:, 0]),
-                               np.asarray(distance([x["ref"], x["p0"]])), rtol=1e-5)
-    np.testing.assert_allclose(np.asarray(out["distances"][:, 1]),
-                               np.asarray(distance([x["ref"], x["p1"]])), rtol=1e-5)
-    # One shared distance model: its weights appear once.
-    assert sum(w.name == "kernel" and "lin0" in w.path for w in model.weights) == 1
-
-
-def test_short_fit_improves_the_loss_and_keeps_lin_weights_non_negative(dataset,
-                                                                        random_trunk_file):
-    keras.utils.set_random_seed(0)
-    distance = training.build_distance_model("alex-lin", random_trunk_file("alex"))
-    model = training.build_2afc_model(distance, image_size=64, learning_rate=3e-3)
-    initial = np.concatenate(distance.get_lin_weights())
-    train_ds = bapps.twoafc_dataset(dataset, [TRAIN], batch_size=25, shuffle=True, seed=0)
-    before = model.evaluate(train_ds, verbose=0, return_dict=True)
-    history = model.fit(train_ds, epochs=4, verbose=0, shuffle=False)
-    after = model.evaluate(train_ds, verbose=0, return_dict=True)
-    assert set(history.history) == {"loss", "two_afc"}
-    assert after["loss"] < before["loss"] - 1e-3, (before, after)
-    lin = np.concatenate(distance.get_lin_weights())
-    assert np.all(lin >= 0.0)
-    assert not np.allclose(lin, initial)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -523,18 +389,3 @@ def test_multi_worker_strategy_with_two_local_workers(dataset, random_trunk_file
     (row,) = _history(run_dir)
     # An untrained judgment network predicts about 0.5: a loss near ln 2, not twice that.
     assert 0.5 < row["loss"] < 0.9 and 0.5 < row["val_loss"] < 0.9
-
-
-def test_resume_refuses_changed_settings(dataset, tmp_path):
-    # An interrupted run (status "running", a backup after epoch 1) trained with other settings.
-    config = training.TrainConfig(data_dir=dataset, train_sets=TRAIN, val_sets=VAL,
-                                  out_dir=str(tmp_path), lr=1e-3)
-    run_dir = tmp_path / "alex-lin"
-    (run_dir / "backup").mkdir(parents=True)
-    (run_dir / "backup" / "latest.weights.h5").write_bytes(b"")
-    (run_dir / "backup" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
-    (run_dir / "config.json").write_text(json.dumps({"status": "running",
-                                                     "flags": config.flags()}))
-    changed = dataclasses.replace(config, lr=1e-4)
-    with pytest.raises(training.ConfigError, match=r"settings differ.*'lr': \(0.001, 0.0001\)"):
-        training.train(changed)

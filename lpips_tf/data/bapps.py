@@ -66,6 +66,16 @@ class DataError(ValueError):
 # Indexes.
 
 
+def _select(index, subset):
+    """A `TwoAFCIndex` or `JNDIndex` restricted to one of its subsets: every per-item array is
+    filtered alike, so a field added to an index is carried without touching this."""
+    keep = index.subset_ids == index.subsets.index(subset)
+    per_item = {f.name: getattr(index, f.name)[keep] for f in dataclasses.fields(index)
+                if f.name not in ("subsets", "subset_ids")}
+    return dataclasses.replace(index, subsets=(subset,),
+                               subset_ids=np.zeros(int(keep.sum()), np.int32), **per_item)
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class TwoAFCIndex:
     """File lists of 2AFC triplets, aligned by position.
@@ -93,11 +103,7 @@ class TwoAFCIndex:
 
     def select(self, subset):
         """The index restricted to one of its subsets."""
-        keep = self.subset_ids == self.subsets.index(subset)
-        return TwoAFCIndex(
-            (subset,), self.ref[keep], self.p0[keep], self.p1[keep], self.judge[keep],
-            np.zeros(int(keep.sum()), np.int32),
-        )
+        return _select(self, subset)
 
     def image_paths(self):
         return np.concatenate([self.ref, self.p0, self.p1])
@@ -128,11 +134,7 @@ class JNDIndex:
 
     def select(self, subset):
         """The index restricted to one of its subsets."""
-        keep = self.subset_ids == self.subsets.index(subset)
-        return JNDIndex(
-            (subset,), self.p0[keep], self.p1[keep], self.same[keep],
-            np.zeros(int(keep.sum()), np.int32),
-        )
+        return _select(self, subset)
 
     def image_paths(self):
         return np.concatenate([self.p0, self.p1])

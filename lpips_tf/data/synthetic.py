@@ -447,26 +447,13 @@ def generate(out_dir, photos, n_train=2000, n_val=500, n_jnd=300, patch=64, seed
     if min(n_train, n_val, n_jnd) < 0:
         raise ValueError(f"Counts must be >= 0. Received: {n_train}, {n_val}, {n_jnd}")
     start = time.perf_counter()
-    if isinstance(photos, (list, tuple)) and photos and isinstance(photos[0], np.ndarray):
-        photo_arrays, photo_desc = list(photos), f"{len(photos)} in-memory arrays"
-    else:
-        photo_arrays, photo_desc = load_photos(photos), photos
-        if not isinstance(photo_desc, (str, os.PathLike)):
-            photo_desc = [os.fspath(p) for p in photo_desc]
-        else:
-            photo_desc = os.fspath(photo_desc)
+    photo_arrays, photo_desc = _photos_and_description(photos)
     parts = {
         "2afc/train/" + SUBSET: ("train", n_train),
         "2afc/val/" + SUBSET: ("val", n_val),
         "jnd/val/" + SUBSET: ("jnd", n_jnd),
     }
-    for rel in parts:
-        folder = os.path.join(out_dir, rel)
-        if os.path.exists(folder):
-            if not overwrite:
-                raise FileExistsError(f"{folder} exists; pass overwrite=True (--overwrite) to replace it.")
-            shutil.rmtree(folder)
-    os.makedirs(out_dir, exist_ok=True)
+    _clear_parts(out_dir, parts, overwrite)
     # Independent streams: each part depends only on the seed and its own count.
     streams = dict(zip(["train", "val", "jnd"], np.random.SeedSequence(seed).spawn(3)))
     counts, judgments = {}, {}
@@ -474,20 +461,8 @@ def generate(out_dir, photos, n_train=2000, n_val=500, n_jnd=300, patch=64, seed
         if n == 0:
             continue
         rng = np.random.default_rng(streams[part])
-        stems = [f"{i:06d}" for i in range(n)]
-        folder = os.path.join(out_dir, rel)
-        if part == "jnd":
-            data = make_jnd(photo_arrays, n, patch, rng, OBSERVERS[part])
-            _write_images(os.path.join(folder, "p0"), data["p0"], stems)
-            _write_images(os.path.join(folder, "p1"), data["p1"], stems)
-            _write_values(os.path.join(folder, "same"), data["same"], stems)
-            judgments[rel] = {"mean_same": float(np.mean(data["same"]))}
-        else:
-            data = make_twoafc(photo_arrays, n, patch, rng, OBSERVERS[part])
-            for key in ("ref", "p0", "p1"):
-                _write_images(os.path.join(folder, key), data[key], stems)
-            _write_values(os.path.join(folder, "judge"), data["judge"], stems)
-            judgments[rel] = {"mean_judge": float(np.mean(data["judge"]))}
+        judgments[rel] = _write_part(os.path.join(out_dir, rel), part, n, photo_arrays, patch,
+                                     rng)
         counts[rel] = n
     summary = {
         "warning": BANNER,
@@ -510,6 +485,42 @@ def generate(out_dir, photos, n_train=2000, n_val=500, n_jnd=300, patch=64, seed
         print(f"Wrote {counts} to {out_dir} in {summary['seconds']:.1f} s "
               f"(see {os.path.join(out_dir, 'README.txt')}).")
     return summary
+
+
+def _photos_and_description(photos):
+    """(uint8 arrays, what synthetic.json says they are) for `generate`'s `photos`."""
+    if isinstance(photos, (list, tuple)) and photos and isinstance(photos[0], np.ndarray):
+        return list(photos), f"{len(photos)} in-memory arrays"
+    if isinstance(photos, (str, os.PathLike)):
+        return load_photos(photos), os.fspath(photos)
+    return load_photos(photos), [os.fspath(p) for p in photos]
+
+
+def _clear_parts(out_dir, parts, overwrite):
+    """Refuses (or, with `overwrite`, removes) the part folders that already exist."""
+    for rel in parts:
+        folder = os.path.join(out_dir, rel)
+        if os.path.exists(folder):
+            if not overwrite:
+                raise FileExistsError(f"{folder} exists; pass overwrite=True (--overwrite) to replace it.")
+            shutil.rmtree(folder)
+    os.makedirs(out_dir, exist_ok=True)
+
+
+def _write_part(folder, part, n, photos, patch, rng):
+    """Writes one part ("train", "val" or "jnd") of n items; returns its mean judgment."""
+    stems = [f"{i:06d}" for i in range(n)]
+    if part == "jnd":
+        data = make_jnd(photos, n, patch, rng, OBSERVERS[part])
+        _write_images(os.path.join(folder, "p0"), data["p0"], stems)
+        _write_images(os.path.join(folder, "p1"), data["p1"], stems)
+        _write_values(os.path.join(folder, "same"), data["same"], stems)
+        return {"mean_same": float(np.mean(data["same"]))}
+    data = make_twoafc(photos, n, patch, rng, OBSERVERS[part])
+    for key in ("ref", "p0", "p1"):
+        _write_images(os.path.join(folder, key), data[key], stems)
+    _write_values(os.path.join(folder, "judge"), data["judge"], stems)
+    return {"mean_judge": float(np.mean(data["judge"]))}
 
 
 def is_synthetic(data_dir):

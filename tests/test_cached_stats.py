@@ -1,4 +1,5 @@
-"""Cached channel statistics: exactness against the model and cache invalidation."""
+"""Cached channel statistics (`lpips_tf.training.cached_stats`, also `lpips_tf.cached`): exactness
+against the model, cache invalidation, and training on them."""
 
 import os
 
@@ -8,16 +9,13 @@ import pytest
 import lpips_tf
 from lpips_tf.cached import CachedLin, compute_triplet_stats, fingerprint
 from lpips_tf.data.bapps import index_2afc, twoafc_dataset
-from lpips_tf.data.synthetic import generate
-from conftest import ROOT, run_train_main
+from conftest import run_train_main, synthetic_dataset
 
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cached_data")
-    generate(str(root), str(ROOT / "tests" / "data" / "photos"), n_train=0, n_val=24, n_jnd=0,
-             patch=48, seed=3, verbose=False)
-    return str(root)
+    return synthetic_dataset(tmp_path_factory, "cached_data", n_train=0, n_val=24, n_jnd=0,
+                             patch=48, seed=3)
 
 
 def test_stats_reproduce_distances_and_cache(small_dataset, random_trunk_file, tmp_path, capsys):
@@ -75,10 +73,8 @@ TRAIN, VAL = "train/traditional", "val/traditional"
 
 @pytest.fixture(scope="module")
 def train_dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cached_train_data")
-    generate(str(root), str(ROOT / "tests" / "data" / "photos"), n_train=120, n_val=60, n_jnd=0,
-             patch=48, seed=3, verbose=False)
-    return str(root)
+    return synthetic_dataset(tmp_path_factory, "cached_train_data", n_train=120, n_val=60,
+                             n_jnd=0, patch=48, seed=3)
 
 
 def _config(data_dir, trunk, out_dir, **overrides):

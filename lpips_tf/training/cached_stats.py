@@ -1,0 +1,291 @@
+"""Cached channel statistics: train lin layers without running the trunk every epoch.
+
+(Importable as `lpips_tf.cached` too.)
+
+With the trunk frozen, LPIPS is linear in its lin weights:
+
+    d(x, y) = sum_l sum_c w_lc * mean_hw (yhat_lchw - xhat_lchw)^2
+
+so a 2AFC triplet is fully described, for the lin layers, by two vectors of per-channel mean
+squared differences (ref vs p0 and ref vs p1; 1152 numbers each for alex, 1472 for vgg, 1984 for
+squeeze). One pass over the data stores them; every epoch after that is a tiny `model.fit` over the
+vectors. The cache is an `.npz` keyed by a fingerprint of the trunk weights, the input scaling, the
+dtype policy, the file list (paths, sizes, modification times), the judgments and the load size:
+change any of them and the statistics are recomputed.
+
+Training (`train.py --cached_stats`, `TrainConfig(cached_stats=True)`): `build_cached_2afc_model`
+is the 2AFC model of `lpips_tf.training.judgment` with the distance replaced by `CachedLin` over
+the cached vectors, s0, s1 -> d0 = s0 . w, d1 = s1 . w -> the same `JudgmentHead` -> judgment,
+with the same outputs ({"judgment", "distances"}), loss, `two_afc` metric, Adam settings and
+learning-rate schedule. `stats_training_dataset` serves the triplets in the order the end-to-end pipeline uses
+(a full-buffer shuffle seeded by (seed, epoch)), so with dropout off on both sides and the same
+seed, a cached run and an end-to-end run take the same optimisation steps, to float32 rounding.
+At the end, the kernel goes into a real `lpips_tf.LPIPS` (`set_lin_weights(layer.lin_vectors())`),
+whose distances are `stats . w` up to rounding, and which is saved like any trained model.
+
+Dropout differs from end-to-end training. There (`--dropout`, 0.5 in the paper), each (channel,
+position) element of the squared feature difference is dropped, the rest scaled by 1 / (1 - rate),
+before the 1x1 lin layer and the spatial average: the distance keeps its expected value and the
+noise is partly averaged away over the H x W positions (15 x 15 at AlexNet's first tap for 64 px
+patches, 3 x 3 at its last three). The cache holds only the averages, so that noise cannot be
+reproduced. `CachedLin(dropout_rate=r)` (`--cached_dropout`) instead drops whole channels of the
+averaged statistics, each channel of each pair with probability r. Per channel term, element
+dropout leaves roughly 1 / (H W) of the variance channel dropout puts on it: channel dropout is a
+much stronger and different regulariser, closer to dropping features than to perturbing
+distances. Cached training therefore defaults to no dropout. Measured on synthetic data (alex-lin,
+the paper's 10 epochs, see train.py), end-to-end training with dropout 0.5 and cached training
+without dropout reach validation 2AFC scores within 0.3 points of each other. Both paths keep the
+NonNeg constraint, the judgment network and the learning-rate schedule.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from lpips_tf.data.bapps import twoafc_dataset
+from lpips_tf.training.datasets import by_epoch, epoch_seed
+from lpips_tf.training.judgment import assemble_2afc_model
+
+
+CACHE_FORMAT = 1
+
+
+def _hash_trunk(model, digest):
+    for weight in model.trunk.weights:
+        digest.update(weight.path.encode())
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+
+
+def fingerprint(model, index, load_size):
+    """Hex digest of everything the cached statistics depend on."""
+    digest = hashlib.sha256()
+    meta = {"format": CACHE_FORMAT, "net": model.net, "input_scaling": model.input_scaling,
+            "dtype": model.dtype_policy.name, "load_size": int(load_size),
+            "subsets": list(index.subsets)}
+    digest.update(json.dumps(meta, sort_keys=True).encode())
+    _hash_trunk(model, digest)
+    for column in (index.ref, index.p0, index.p1):
+        for path in column:
+            stat = os.stat(path)
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    digest.update(np.ascontiguousarray(index.judge, np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _triplet_stats_fn(model):
+    """A compiled function (ref, p0, p1) -> (stats(ref, p0), stats(ref, p1)), one trunk pass."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)] * 3,
+                 reduce_retracing=True)
+    def stats(ref, p0, p1):
+        n = tf.shape(ref)[0]
+        features = model.trunk(model.scaling(tf.concat([ref, p0, p1], axis=0)), training=False)
+        s0, s1 = [], []
+        for f in features:
+            f = tf.cast(model.normalization(f), tf.float32)
+            r, a, b = f[:n], f[n:2 * n], f[2 * n:]
+            s0.append(tf.reduce_mean(tf.square(r - a), axis=[1, 2]))
+            s1.append(tf.reduce_mean(tf.square(r - b), axis=[1, 2]))
+        return tf.concat(s0, axis=-1), tf.concat(s1, axis=-1)
+
+    return stats
+
+
+def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=None, verbose=1,
+                          log=print):
+    """Per-channel statistics of every triplet in `index`, from the cache when it is valid.
+
+    Args:
+      model: an `lpips_tf.LPIPS` whose trunk defines the features (its lin layers are unused).
+      index: a `lpips_tf.data.bapps.TwoAFCIndex`.
+      load_size: patch size the images are resized to (as in training).
+      batch_size: triplets per trunk pass.
+      cache_dir: folder for the `.npz` cache; None computes without caching.
+      verbose: 0 silent; 1 a progress bar while computing and a line saying where the
+        statistics came from (or went); 2 that line only.
+      log: function taking one line of text (for the "from cache" / "cached in" lines).
+
+    Returns:
+      dict with "s0", "s1" (N, sum(channels)) float32, "judge" (N,) float32, "cache_file" (the
+      `.npz` path, None without `cache_dir`) and "from_cache" (whether it was read from there).
+    """
+    key = fingerprint(model, index, load_size)
+    path = None
+    if cache_dir:
+        os.makedirs(cache_dir, exist_ok=True)
+        path = os.path.join(cache_dir, f"stats_{model.net}_{key[:20]}.npz")
+        if os.path.exists(path):
+            with np.load(path) as data:
+                if str(data["fingerprint"]) == key and int(data["format"]) == CACHE_FORMAT:
+                    if verbose:
+                        log(f"Channel statistics from cache: {path}")
+                    return {"s0": data["s0"], "s1": data["s1"], "judge": data["judge"],
+                            "cache_file": path, "from_cache": True}
+    stats_fn = _triplet_stats_fn(model)
+    dataset = twoafc_dataset(index, load_size=load_size, batch_size=batch_size)
+    steps = -(-len(index) // batch_size)
+    bar = keras.utils.Progbar(steps, unit_name="batch") if verbose == 1 else None
+    s0, s1 = [], []
+    for step, (images, _) in enumerate(dataset):
+        a, b = stats_fn(images["ref"], images["p0"], images["p1"])
+        s0.append(a.numpy())
+        s1.append(b.numpy())
+        if bar:
+            bar.update(step + 1)
+    result = {"s0": np.concatenate(s0), "s1": np.concatenate(s1),
+              "judge": np.asarray(index.judge, np.float32)}
+    if path:
+        # Write then rename, so that an interrupted run never leaves a half-written cache behind.
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, fingerprint=key, format=CACHE_FORMAT, **result)
+        os.replace(tmp, path)
+        if verbose:
+            log(f"Channel statistics cached in {path}")
+    return {**result, "cache_file": path, "from_cache": False}
+
+
+@keras.saving.register_keras_serializable(package="lpips_tf")
+class CachedLin(keras.layers.Layer):
+    """All lin layers of a trunk as one non-negative vector over cached channel statistics.
+
+    Input: (N, sum(channels)) per-channel mean squared differences. Output: (N,) distances.
+    `dropout_rate` drops whole channels of the statistics while training (see the module doc).
+    `kernel_initializer`: None for uniform in [0, 2 / max(channels)) (non-negative, so the
+    constraint does not zero half of it on the first step), or any Keras initializer.
+    """
+
+    def __init__(self, channels, dropout_rate=0.0, kernel_initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = tuple(int(c) for c in channels)
+        self.dropout_rate = dropout_rate
+        self.kernel_initializer = (None if kernel_initializer is None
+                                   else keras.initializers.get(kernel_initializer))
+        self.dropout = keras.layers.Dropout(dropout_rate) if dropout_rate else None
+
+    def build(self, input_shape):
+        total = sum(self.channels)
+        if input_shape[-1] not in (None, total):
+            raise ValueError(f"CachedLin expects {total} statistics per pair, received "
+                             f"input_shape={input_shape}")
+        initializer = self.kernel_initializer or keras.initializers.RandomUniform(
+            0.0, 2.0 / max(self.channels))
+        self.kernel = self.add_weight(name="kernel", shape=(total,), initializer=initializer,
+                                      constraint=keras.constraints.NonNeg())
+
+    def call(self, stats, training=None):
+        if self.dropout is not None:
+            stats = self.dropout(stats, training=training)
+        return keras.ops.tensordot(stats, keras.ops.cast(self.kernel, stats.dtype), axes=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def lin_vectors(self):
+        """The kernel split per tap: what `LPIPS.set_lin_weights` takes."""
+        kernel = keras.ops.convert_to_numpy(self.kernel)
+        return np.split(kernel, np.cumsum(self.channels)[:-1])
+
+    def set_lin_vectors(self, vectors):
+        """Sets the kernel from per-tap (C,) vectors, e.g. `LPIPS.get_lin_weights()`."""
+        vectors = [np.asarray(v, np.float32).reshape(-1) for v in vectors]
+        if tuple(len(v) for v in vectors) != self.channels:
+            raise ValueError(f"Expected lin vectors of lengths {self.channels}, received "
+                             f"{tuple(len(v) for v in vectors)}.")
+        self.kernel.assign(np.concatenate(vectors))
+
+    def get_config(self):
+        config = {**super().get_config(), "channels": list(self.channels),
+                  "dropout_rate": self.dropout_rate}
+        if self.kernel_initializer is not None:
+            config["kernel_initializer"] = keras.initializers.serialize(self.kernel_initializer)
+        return config
+
+
+# ------------------------------------------------------------------------------------------------
+# Training on the cached statistics.
+
+STATS_KEYS = ("s0", "s1")
+
+
+def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta_1=0.5,
+                            beta_2=0.999, hidden_units=32, initial_lin_weights=None, compile=True,
+                            name="lpips_cached_2afc"):
+    """The 2AFC model of `lpips_tf.training.judgment.build_2afc_model`, on cached statistics.
+
+    Inputs {"s0", "s1"}: (N, sum(channels)) statistics of (ref, p0) and (ref, p1). One shared
+    `CachedLin` (named "lin") gives d0 and d1, the `JudgmentHead` (named "judgment") the
+    probability that a person prefers p1. Outputs {"judgment": (N,), "distances": (N, 2)}, as a
+    `TwoAFCModel`, so `judgment_loss`, the `two_afc` metric and the training callbacks apply
+    unchanged.
+
+    Args:
+      channels: channels per tap, e.g. `lpips_tf.LPIPS(net="alex").channels`.
+      dropout_rate: channel dropout on the statistics while training (see the module doc).
+      learning_rate: a float or a `LearningRateSchedule`.
+      beta_1, beta_2: Adam's moment decay rates (the paper: 0.5, 0.999).
+      hidden_units: width of the judgment network.
+      initial_lin_weights: per-tap (C,) vectors to start the kernel from (e.g. a fresh
+        `LPIPS.get_lin_weights()`, which is what the end-to-end path starts from); None: random
+        (see `CachedLin`).
+      compile: compile with Adam and `judgment_loss`.
+      name: model name.
+
+    Returns:
+      A `TwoAFCModel`.
+    """
+    total = sum(int(c) for c in channels)
+    inputs = {key: keras.Input(shape=(total,), name=key, dtype="float32") for key in STATS_KEYS}
+    # With given weights, a zeros initializer: it draws no seed, so the judgment network below
+    # gets the same initial weights as in `build_2afc_model` after the same draws.
+    lin = CachedLin(channels, dropout_rate,
+                    kernel_initializer=None if initial_lin_weights is None else "zeros",
+                    name="lin")
+    d0 = lin(inputs["s0"])
+    d1 = lin(inputs["s1"])
+    model = assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_units,
+                                compile, name)
+    if initial_lin_weights is not None:
+        lin.set_lin_vectors(initial_lin_weights)
+    return model
+
+
+def _gather_batches(indices, stats):
+    """Batches of triplet indices -> ({"s0", "s1"}, judge) batches."""
+    s0 = tf.convert_to_tensor(stats["s0"], tf.float32)
+    s1 = tf.convert_to_tensor(stats["s1"], tf.float32)
+    judge = tf.convert_to_tensor(stats["judge"], tf.float32)
+
+    def gather(i):
+        return {"s0": tf.gather(s0, i), "s1": tf.gather(s1, i)}, tf.gather(judge, i)
+
+    return indices.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def stats_dataset(stats, batch_size=50):
+    """Batches `({"s0", "s1"}, judge)` of cached statistics, in order (for validation)."""
+    n = len(stats["judge"])
+    indices = tf.data.Dataset.range(n).batch(batch_size)
+    return _gather_batches(indices, stats).prefetch(tf.data.AUTOTUNE)
+
+
+def stats_training_dataset(stats, batch_size, seed, steps_per_epoch, first_epoch, total_epochs):
+    """Batches for epochs `first_epoch..total_epochs - 1`, each a reshuffled pass over the triplets.
+
+    The order of epoch k depends only on (seed, k), and is the order the end-to-end pipeline
+    (`lpips_tf.training.datasets.image_training_dataset`) uses: a shuffle with a full buffer
+    seeded by `epoch_seed(seed, k)`. Build it while no global TensorFlow seed is set (as `train`
+    does).
+    """
+    n = len(stats["judge"])
+
+    def epoch_batches(epoch):
+        order = tf.data.Dataset.range(n).shuffle(n, seed=epoch_seed(seed, epoch),
+                                                 reshuffle_each_iteration=True)
+        return order.batch(batch_size).take(steps_per_epoch)
+
+    indices = by_epoch(epoch_batches, first_epoch, total_epochs)
+    return _gather_batches(indices, stats).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,71 @@
+"""Configuration checks: refuse a bad `TrainConfig` or a missing dataset before anything is written.
+
+`check_config` gathers every problem into one `ConfigError`, so a user fixes a command line once.
+"""
+
+import os
+
+from lpips_tf.training.config import SELECTIONS, ConfigError
+from lpips_tf.training.strategy import STRATEGIES
+from lpips_tf.training.variants import VARIANTS, get_variant
+from lpips_tf.trunks import get_trunk_module
+
+
+def check_config(config):
+    """The config's `Variant`, or a `ConfigError` naming every invalid setting."""
+    variant = get_variant(config.variant)
+    problems = []
+    if config.epochs < 0 or config.epochs_decay < 0 or config.epochs + config.epochs_decay < 1:
+        problems.append(f"epochs={config.epochs} and epochs_decay={config.epochs_decay} must be "
+                        f">= 0 with at least one epoch in all")
+    if config.batch_size < 1:
+        problems.append(f"batch_size={config.batch_size} must be >= 1")
+    if not config.lr > 0:
+        problems.append(f"lr={config.lr} must be > 0")
+    if not 0 <= config.beta1 < 1:
+        problems.append(f"beta1={config.beta1} must be in [0, 1)")
+    if not 0 <= config.dropout < 1:
+        problems.append(f"dropout={config.dropout} must be in [0, 1)")
+    if config.steps_per_epoch is not None and config.steps_per_epoch < 1:
+        problems.append(f"steps_per_epoch={config.steps_per_epoch} must be >= 1 (or None)")
+    if config.strategy not in STRATEGIES:
+        problems.append(f"strategy={config.strategy!r} must be one of {STRATEGIES}")
+    if config.select not in SELECTIONS:
+        problems.append(f"select={config.select!r} must be one of {SELECTIONS}")
+    if not 0 <= config.cached_dropout < 1:
+        problems.append(f"cached_dropout={config.cached_dropout} must be in [0, 1)")
+    if config.cached_dropout and not config.cached_stats:
+        problems.append(f"cached_dropout={config.cached_dropout} applies only with "
+                        f"cached_stats=True (end-to-end training uses dropout)")
+    if config.cached_stats:
+        cached_variants = ", ".join(n for n, v in VARIANTS.items() if v.cacheable)
+        if not variant.cacheable:
+            reason = ("has no lin layers, so its distance has nothing to learn"
+                      if not variant.lpips else
+                      "trains its trunk, so the channel statistics change at every step"
+                      if variant.tune_trunk else "has no pretrained trunk")
+            problems.append(f"cached_stats needs a frozen pretrained trunk with lin layers (a "
+                            f"*-lin variant: {cached_variants}); {variant.name} {reason}. Train "
+                            f"it end to end (without --cached_stats)")
+        if config.strategy != "default":
+            problems.append(f"cached_stats trains with the default strategy only (each step is a "
+                            f"few small matrix products); received strategy={config.strategy!r}")
+    min_size = get_trunk_module(variant.net).MIN_INPUT_SIZE
+    if config.load_size < min_size:
+        problems.append(f"load_size={config.load_size} is below {min_size}, the smallest input "
+                        f"the {variant.net} trunk takes")
+    if problems:
+        raise ConfigError("Invalid training configuration: " + "; ".join(problems) + ".")
+    return variant
+
+
+def check_data_dir(data_dir):
+    """Refuses a missing dataset folder, naming what was expected."""
+    hint = ("Expected the BAPPS layout: <data_dir>/2afc/{train,val}/<subset>/{ref,p0,p1,judge}/ "
+            "(and jnd/). Download BAPPS with the official scripts/download_dataset.sh, or write a "
+            "small offline stand-in with `python -m lpips_tf.data.synthetic --out DIR`.")
+    if not data_dir or not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"data_dir {data_dir!r} does not exist. {hint}")
+    if not os.path.isdir(os.path.join(data_dir, "2afc")):
+        raise FileNotFoundError(f"data_dir {data_dir!r} has no 2afc/ folder. {hint}")
+

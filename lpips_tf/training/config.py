@@ -1,0 +1,96 @@
+"""The settings of a training run: `TrainConfig`, its defaults, `ConfigError`, and which settings a
+resumed run may change.
+
+The checks that need the variant registry or the trunks live in `lpips_tf.training.checks`, so
+that this module imports nothing from the rest of the package (the registry raises `ConfigError`).
+"""
+
+import dataclasses
+import os
+
+DEFAULT_TRAIN_SETS = ("train/traditional", "train/cnn", "train/mix")
+DEFAULT_VAL_SETS = ("val/traditional", "val/cnn", "val/superres", "val/deblur", "val/color",
+                    "val/frameinterp")
+SELECTIONS = ("best", "last")
+
+
+class ConfigError(ValueError):
+    """A training setting is invalid (unknown variant, bad value, resume with other settings)."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run depends on; written to `config.json`.
+
+    `epochs` epochs at the constant rate are followed by `epochs_decay` epochs of linear decay, so
+    a run has `epochs + epochs_decay` epochs (the paper: 5 + 5). `batch_size` is the global batch,
+    split over the replicas of the strategy. An epoch is one shuffled pass over the training
+    triplets (ceil(N / batch_size) steps, the last batch partial), or `steps_per_epoch` steps of
+    it when that cap is set.
+
+    `cached_stats=True` (frozen-trunk lin variants only: `*-lin`) trains on per-channel statistics
+    computed once per triplet and cached on disk in `stats_cache_dir` (None:
+    `<out_dir>/.stats_cache`, shared by the runs under `out_dir` and kept by `overwrite`); see
+    `lpips_tf.cached`. It uses `cached_dropout` (channel dropout on the statistics, default off)
+    instead of `dropout` (element dropout, which cannot be reproduced on the averages) and runs
+    with the default strategy only.
+    """
+
+    data_dir: str
+    variant: str = "alex-lin"
+    train_sets: tuple = DEFAULT_TRAIN_SETS
+    val_sets: tuple = DEFAULT_VAL_SETS
+    trunk_weights: object = "torchvision"
+    epochs: int = 5
+    epochs_decay: int = 5
+    batch_size: int = 50
+    lr: float = 1e-4
+    beta1: float = 0.5
+    dropout: float = 0.5
+    load_size: int = 64
+    out_dir: str = "saved_models"
+    strategy: str = "default"
+    seed: int = 0
+    steps_per_epoch: object = None
+    version: str = "0.1"
+    select: str = "best"
+    save_judgment_model: bool = True
+    overwrite: bool = False
+    verbose: object = 1
+    cached_stats: bool = False
+    cached_dropout: float = 0.0
+    stats_cache_dir: object = None
+
+    def __post_init__(self):
+        for key in ("train_sets", "val_sets"):
+            value = getattr(self, key)
+            if isinstance(value, str):
+                value = [s.strip() for s in value.split(",") if s.strip()]
+            setattr(self, key, tuple(value))
+
+    def flags(self):
+        """The config as JSON-friendly values."""
+        out = dataclasses.asdict(self)
+        out["train_sets"] = list(self.train_sets)
+        out["val_sets"] = list(self.val_sets)
+        return out
+
+    def stats_cache(self):
+        """The folder of the cached statistics (with `cached_stats`)."""
+        return self.stats_cache_dir or os.path.join(self.out_dir, ".stats_cache")
+
+
+
+# Settings that may change when a killed run is resumed; any other change is refused.
+RESUMABLE_CHANGES = ("strategy", "verbose", "overwrite", "out_dir", "select",
+                     "save_judgment_model", "stats_cache_dir")
+# Defaults of settings added later: a run recorded before they existed used these.
+_FLAG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def changed_settings(config, saved_flags):
+    """Settings of `config` that differ from a recorded run's `flags` and may not change on
+    resume, as {name: (saved, now)}."""
+    saved = {**_FLAG_DEFAULTS, **saved_flags}
+    return {k: (saved.get(k), v) for k, v in config.flags().items()
+            if k not in RESUMABLE_CHANGES and saved.get(k) != v}

@@ -1,0 +1,112 @@
+"""The paper's training variants by name (`alex-lin`, `vgg-cos`, `alex-tune`, ...).
+
+A `Variant` says which trunk, whether there are lin layers, where the trunk starts and whether it
+trains; `build_distance_model` turns one into the `lpips_tf.LPIPS` that trains. To add a variant
+family, add a row to `_FAMILIES` (or an entry after the loop for a one-off like `vgg-rand-cos`);
+an option of the distance model that variants carry goes into `Variant` and
+`build_distance_model`.
+"""
+
+import dataclasses
+
+from lpips_tf.lpips_model import LPIPS
+from lpips_tf.training.config import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One of the paper's training set-ups.
+
+    Attributes:
+      name: e.g. "alex-lin".
+      net: trunk, "alex", "vgg" or "squeeze".
+      lpips: learned lin layers (False: the plain cosine distance, nothing to weight).
+      pretrained: trunk starts from ImageNet weights (`trunk_weights`); False: random init.
+      tune_trunk: the trunk's weights train too.
+      description: one line for logs, `config.json` and `--help`.
+    """
+
+    name: str
+    net: str
+    lpips: bool
+    pretrained: bool
+    tune_trunk: bool
+    description: str
+
+    @property
+    def trains_distance(self):
+        """Whether training changes the distance at all (False for the cosine variants)."""
+        return self.lpips or self.tune_trunk
+
+
+    @property
+    def cacheable(self):
+        """Whether it can train on cached channel statistics: lin layers on a frozen, pretrained
+        trunk (see `lpips_tf.training.cached_stats`)."""
+        return self.lpips and self.pretrained and not self.tune_trunk
+
+
+_NET_NAMES = {"alex": "AlexNet", "vgg": "VGG16", "squeeze": "SqueezeNet 1.1"}
+_COS_NOTE = ("The distance has no weights to train: training fits only the judgment network G "
+             "(so the loss curve falls), and the 2AFC score, fixed by the distance, does not "
+             "change with training.")
+# One row per family, named `<net>-<suffix>`: (suffix, nets, lpips, pretrained, tune_trunk,
+# description with `{title}` for the trunk's name).
+_FAMILIES = (
+    ("lin", ("alex", "vgg", "squeeze"), True, True, False,
+     "{title} trunk, ImageNet-pretrained and frozen; lin layers trained from a random "
+     "non-negative start with dropout (the paper's 'lin')."),
+    ("cos", ("alex", "vgg", "squeeze"), False, True, False,
+     "{title} trunk, ImageNet-pretrained and frozen; cosine distance (sum over channels "
+     "of squared differences of unit-normalised features), no lin layers. " + _COS_NOTE),
+    ("tune", ("alex", "vgg"), True, True, True,
+     "{title} trunk from ImageNet weights, fine-tuned together with the lin layers "
+     "(the paper's 'tune')."),
+    ("scratch", ("alex", "vgg"), True, False, True,
+     "{title} trunk from random initialisation, trained together with the lin layers "
+     "(the paper's 'scratch')."),
+)
+
+
+def _make_variants():
+    variants = {}
+    for suffix, nets, lpips, pretrained, tune_trunk, description in _FAMILIES:
+        for net in nets:
+            name = f"{net}-{suffix}"
+            variants[name] = Variant(name, net, lpips, pretrained, tune_trunk,
+                                     description.format(title=_NET_NAMES[net]))
+    variants["vgg-rand-cos"] = Variant(
+        "vgg-rand-cos", "vgg", False, False, False,
+        "Untrained VGG16 (random initialisation), cosine distance, no lin layers: the "
+        "'random network' baseline. " + _COS_NOTE)
+    return dict(sorted(variants.items()))
+
+
+VARIANTS = _make_variants()
+
+
+def get_variant(name):
+    """The `Variant` called `name`, or a ValueError listing the known ones."""
+    if name not in VARIANTS:
+        raise ConfigError(f"Unknown variant {name!r}. Known variants: {', '.join(VARIANTS)}. "
+                         f"Received: variant={name!r}")
+    return VARIANTS[name]
+
+
+def build_distance_model(variant, trunk_weights="torchvision", dropout_rate=0.5, version="0.1"):
+    """The distance model a variant trains: an `lpips_tf.LPIPS` with fresh lin layers.
+
+    Args:
+      variant: a `Variant` or its name.
+      trunk_weights: where the pretrained trunk comes from ("torchvision", "keras" for VGG, or a
+        path); ignored for variants with a random trunk (`vgg-rand-cos`, `*-scratch`), which use
+        Keras' default initialisers (seed them with `keras.utils.set_random_seed`).
+      dropout_rate: dropout before each lin layer while training.
+      version: LPIPS version ("0.1": ImageNet input scaling, as in the official training).
+    """
+    variant = get_variant(variant) if isinstance(variant, str) else variant
+    return LPIPS(
+        net=variant.net, version=version, lpips=variant.lpips,
+        trunk_weights=trunk_weights if variant.pretrained else None,
+        lin_weights=None, dropout_rate=dropout_rate, trunk_trainable=variant.tune_trunk)
+
