@@ -101,28 +101,3 @@ def test_saved_model_compiled_with_the_metric(tmp_path, random_trunk_file):
 def test_bad_reduction():
     with pytest.raises(ValueError, match="reduction must be one of"):
         LPIPSMetric(trunk_weights=None, reduction="median")
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(reason="LPIPS.call still uses TensorFlow ops (tf.convert_to_tensor), which "
-                          "cannot trace under jax.jit; passes once lpips_model is "
-                          "backend-agnostic. Eager use under JAX is tested in test_pairwise.py.",
-                   strict=False)
-def test_metric_in_evaluate_under_jax():
-    from tests.test_pairwise import run_under_jax
-
-    out = run_under_jax("""
-        import numpy as np
-        from lpips_tf.metrics import LPIPSMetric
-        rng = np.random.default_rng(0)
-        y = rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
-        x = np.clip(y + 0.1 * rng.standard_normal(y.shape), -1, 1).astype(np.float32)
-        metric = LPIPSMetric(trunk_weights=None)
-        inputs = keras.Input((32, 32, 3))
-        net = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same")(inputs))
-        net.compile(optimizer="adam", loss="mse", metrics=[metric])
-        got = net.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)["lpips"]
-        want = float(np.mean(metric.lpips_model([y, net.predict(x, verbose=0)])))
-        print("DIFF", abs(got - want))
-    """)
-    assert float(out.split("DIFF")[1].split()[0]) < 1e-5
