@@ -913,6 +913,24 @@ def train(config, callbacks=None, log=print):
       A dict: run_dir, history (list of per-epoch dicts), saved_epoch (1-based), saved_val_two_afc,
       distance_model, model (the 2AFC model, holding the saved weights).
     """
+    # One run per run folder (lpips_tf/run_lock.py); config.json marked failed if the run raises.
+    from lpips_tf.run_lock import RunFolderGuard
+
+    with RunFolderGuard(log) as guard:
+        try:
+            return _train(config, callbacks, log, guard)
+        except tf.errors.InvalidArgumentError:
+            # A damaged image inside tf.data: TensorFlow's message does not name the file.
+            from lpips_tf.data import bapps
+
+            bapps.name_bad_image(bapps.index_2afc(
+                config.data_dir, list(config.train_sets) + list(config.val_sets),
+                check_images=False).image_paths())
+            raise
+
+
+def _train(config, callbacks, log, guard):
+    """`train`, with the run folder guarded by `guard`."""
     from lpips_tf.data import bapps
     from lpips_tf.export import export_saved_model
 
@@ -929,6 +947,7 @@ def train(config, callbacks=None, log=print):
     train_index = bapps.index_2afc(config.data_dir, config.train_sets)
     val_index = bapps.index_2afc(config.data_dir, config.val_sets)
     run = _RunDir(root)
+    guard.lock(run.root, run.config)  # before _prepare_run_dir, which may delete files
     first_epoch, previous = _prepare_run_dir(run, config, log)
     total_epochs = config.epochs + config.epochs_decay
     full_steps = math.ceil(len(train_index) / config.batch_size)
