@@ -22,6 +22,11 @@ from lpips_tf.fast import compiled_distance_fn  # noqa: E402
 from lpips_tf.losses import LPIPSLoss  # noqa: E402
 from lpips_tf.lpips_model import LPIPS  # noqa: E402
 
+# Registers the judgment model's classes (TwoAFCModel, JudgmentHead, TwoAFCScore,
+# LinearDecaySchedule) with Keras, so that a run's judgment_model.keras loads after `import
+# lpips_tf` alone. Keras only imports a class's module by itself for keras' own packages.
+from lpips_tf import training as _training  # noqa: E402,F401
+
 __version__ = "0.1.0"
 
 __all__ = ["LPIPS", "LPIPSLoss", "compiled_distance_fn", "export_saved_model", "__version__"]

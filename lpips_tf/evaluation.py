@@ -238,6 +238,22 @@ def _progress(target, name, enabled):
     return bar.update
 
 
+def _named_errors(dataset, index):
+    """Iterates `dataset`; a decode error inside tf.data is re-raised naming the bad file."""
+    import tensorflow as tf
+
+    iterator = iter(dataset)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except tf.errors.InvalidArgumentError:
+            bapps.name_bad_image(index.image_paths())  # raises DataError naming the file
+            raise
+        yield item
+
+
 def _collect(dataset, steps, variants, pairs, name, progress):
     """Runs every variant on every batch; returns ({variant: {pair: d}}, labels)."""
     dists = {v: {p: [] for p in pairs} for v in variants}
@@ -292,7 +308,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
         for subset, index, ds in bapps.subset_datasets(data_dir, "2afc", sets["2afc"], load_size, batch_size):
             key = _key(subset)
             steps = -(-len(index) // batch_size)
-            dists, judge = _collect(ds, steps, variants,
+            dists, judge = _collect(_named_errors(ds, index), steps, variants,
                                     {"d0": ("ref", "p0"), "d1": ("ref", "p1")},
                                     f"2afc {subset} ({len(index)} triplets)", progress)
             judge = _exact_labels(judge, index.judge)
@@ -323,7 +339,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
         for subset, index, ds in bapps.subset_datasets(data_dir, "jnd", sets["jnd"], load_size, batch_size):
             key = _key(subset)
             steps = -(-len(index) // batch_size)
-            dists, same = _collect(ds, steps, variants, {"d": ("p0", "p1")},
+            dists, same = _collect(_named_errors(ds, index), steps, variants, {"d": ("p0", "p1")},
                                    f"jnd {subset} ({len(index)} pairs)", progress)
             same = _exact_labels(same, index.same)
             counts["jnd"][key] = len(index)
