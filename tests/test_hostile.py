@@ -387,10 +387,15 @@ def test_object_and_string_lin_weights_name_the_file(tmp_path, lin0, pattern):
         weights.load_lin_weights(path, (3, 2))
 
 
-def test_lin_weights_shape_checked_before_reading(tmp_path):
+def test_lin_weights_shape_checked_before_reading(tmp_path, monkeypatch):
     from lpips_tf import weights
 
     path = _npz(tmp_path / "shape.npz", lin0=np.ones(4), lin1=np.ones(2))
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("array data read before the declared shapes were checked")
+
+    monkeypatch.setattr(weights.np, "load", no_reading)
     with pytest.raises(ValueError, match=r"shape.npz: .*lin0: got shape \(4,\), expected \(3,\)"):
         weights.load_lin_weights(path, (3, 2))
 
@@ -451,7 +456,10 @@ def test_judgment_model_loads_after_import_lpips_tf_alone(tmp_path):
 # ------------------------------------------------------------------ 3. one run per run folder
 
 _HOLDER = textwrap.dedent("""
-    import sys, time
+    import sys, time, types
+    pkg = types.ModuleType("lpips_tf")  # run_lock alone: no package init, no TensorFlow
+    pkg.__path__ = [sys.argv[3] + "/lpips_tf"]
+    sys.modules["lpips_tf"] = pkg
     from lpips_tf.run_lock import RunLock
     lock = RunLock(sys.argv[1]).acquire()
     print("held", flush=True)
@@ -462,7 +470,8 @@ _HOLDER = textwrap.dedent("""
 
 def _hold_lock(run_dir, seconds=60):
     """A child process holding the run lock of `run_dir` (started and holding on return)."""
-    child = subprocess.Popen([PY, "-c", _HOLDER, str(run_dir), str(seconds)], cwd=str(ROOT),
+    child = subprocess.Popen([PY, "-c", _HOLDER, str(run_dir), str(seconds), str(ROOT)],
+                             cwd=str(ROOT),
                              stdout=subprocess.PIPE, text=True,
                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert child.stdout.readline().strip() == "held"
