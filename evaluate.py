@@ -78,6 +78,13 @@ def main(argv):
     from lpips_tf import evaluation
     from lpips_tf.data import bapps
 
+    from lpips_tf.outputs import OutputError, check_writable_dir
+
+    try:
+        check_writable_dir(FLAGS.out, "--out folder")  # before the evaluation, not after it
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     try:
         trunk_weights = _parse_trunk_weights(FLAGS.trunk_weights)
         variants = evaluation.resolve_variants(

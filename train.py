@@ -139,9 +139,13 @@ def main(argv):
         save_judgment_model=FLAGS.save_judgment_model, overwrite=FLAGS.overwrite,
         verbose=FLAGS.verbose, cached_stats=FLAGS.cached_stats,
         cached_dropout=FLAGS.cached_dropout, stats_cache_dir=FLAGS.stats_cache_dir)
+    from lpips_tf.outputs import OutputError, check_writable_dir
+
     try:
+        check_writable_dir(FLAGS.out_dir, "--out_dir folder")  # before indexing and building
         result = training.train(config)
-    except (FileNotFoundError, FileExistsError, training.ConfigError, DataError) as e:
+    except (FileNotFoundError, FileExistsError, training.ConfigError, DataError,
+            OutputError) as e:
         # Mistakes in the command or the data: one line. Anything else keeps its traceback.
         print(f"error: {e}", file=sys.stderr)
         return 2

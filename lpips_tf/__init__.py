@@ -22,12 +22,22 @@ import sys as _sys
 if _sys.argv and (_sys.argv[0] == "-m" or _os.path.basename(_sys.argv[0]) == "lpips-tf"):
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras as _keras  # noqa: E402
+
 from lpips_tf.export import export_saved_model  # noqa: E402
 from lpips_tf.fast import compiled_distance_fn  # noqa: E402
 from lpips_tf.losses import LPIPSLoss  # noqa: E402
 from lpips_tf.lpips_model import LPIPS  # noqa: E402
 from lpips_tf.metrics import LPIPSMetric  # noqa: E402
 from lpips_tf.pairwise import diversity, pairwise  # noqa: E402
+
+# Registers the judgment model's classes (TwoAFCModel, JudgmentHead, TwoAFCScore,
+# LinearDecaySchedule) with Keras, so that a run's judgment_model.keras loads after `import
+# lpips_tf` alone. Keras only imports a class's module by itself for keras' own packages. Training
+# is TensorFlow-only, so under another backend nothing is imported (and TensorFlow stays out).
+if _keras.backend.backend() == "tensorflow":
+    from lpips_tf.training import judgment as _judgment  # noqa: E402,F401
+    from lpips_tf.training import schedule as _schedule  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

@@ -6,12 +6,19 @@
 
 Images are read as RGB (grayscale repeated, alpha dropped) and scaled to [-1, 1]. The two images of
 a pair must have the same size. Distances print with 6 decimals.
+
+`dirs` and `all-pairs` skip hidden files and folders, report each unreadable image or size mismatch
+on stderr and go on, write each distance as it is computed, and exit with status 1 when anything
+was skipped. Spatial maps are named after the full image name (`a.png_lpips.png`).
 """
 
 import argparse
 import itertools
 import os
+import re
 import sys
+
+from lpips_tf.outputs import check_writable_dir, open_results
 
 
 def _add_model_flags(parser):
@@ -39,6 +46,23 @@ def _build_model(args, spatial):
                  trunk_weights=trunk, lin_weights=args.lin_weights)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _keras_message(error):
+    """The message of an error raised inside a Keras model call, without Keras' wrapping
+    ("Exception encountered when calling LPIPS.call()", ANSI codes, the arguments received)."""
+    lines = _ANSI.sub("", str(error)).strip().splitlines()
+    if lines and lines[0].startswith("Exception encountered when calling"):
+        lines = lines[1:]
+    kept = []
+    for line in lines:
+        if line.startswith("Arguments received by"):
+            break
+        kept.append(line.strip())
+    return " ".join(line for line in kept if line) or type(error).__name__
+
+
 def _distance(model, image0, image1, name0, name1):
     """Distance (and map, for a spatial model) of one pair of (H, W, 3) arrays."""
     import numpy as np
@@ -47,21 +71,25 @@ def _distance(model, image0, image1, name0, name1):
         raise ValueError(f"{name0} is {image0.shape[1]}x{image0.shape[0]} but {name1} is "
                          f"{image1.shape[1]}x{image1.shape[0]}: LPIPS compares images of the "
                          f"same size; resize one of them first.")
-    out = np.asarray(model([image0[None], image1[None]]))
+    try:
+        out = np.asarray(model([image0[None], image1[None]]))
+    except ValueError as error:  # e.g. an image under the trunk's minimum size
+        raise ValueError(f"{name0}, {name1}: {_keras_message(error)}") from None
     if model.spatial:
         return float(out.mean()), out[0, :, :, 0]
     return float(out[0]), None
 
 
-def _write_results(path, lines):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+def _map_name(name):
+    """Distance map file of image `name`: the full name is kept, so a.png and a.jpg differ."""
+    return name + "_lpips.png"
 
 
 def cmd_pair(args):
     from lpips_tf.images import load_image, save_distance_map
 
+    if args.spatial_out:
+        check_writable_dir(os.path.dirname(os.path.abspath(args.spatial_out)))
     model = _build_model(args, spatial=bool(args.spatial_out))
     d, distance_map = _distance(model, load_image(args.image0), load_image(args.image1),
                                 args.image0, args.image1)
@@ -78,6 +106,11 @@ def _progress(total):
     return keras.utils.Progbar(total, unit_name="pair")
 
 
+def _skip(message):
+    """Reports a skipped image or pair on stderr, on its own line, and goes on."""
+    print(f"\nskipped: {message}", file=sys.stderr)
+
+
 def cmd_dirs(args):
     from lpips_tf.images import list_images, load_image, save_distance_map
 
@@ -90,21 +123,29 @@ def cmd_dirs(args):
     if missing:
         print(f"warning: {len(missing)} image(s) have no same-named counterpart and are skipped: "
               f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", file=sys.stderr)
-    model = _build_model(args, spatial=bool(args.spatial_dir))
+    # Outputs are checked before any computation.
     if args.spatial_dir:
-        os.makedirs(args.spatial_dir, exist_ok=True)
-    lines, bar = [], _progress(len(common))
-    for i, name in enumerate(common):
-        p0, p1 = os.path.join(args.dir0, name), os.path.join(args.dir1, name)
-        d, distance_map = _distance(model, load_image(p0), load_image(p1), p0, p1)
-        lines.append(f"{name}: {d:.6f}")
-        if distance_map is not None:
-            stem = os.path.splitext(name)[0]
-            save_distance_map(os.path.join(args.spatial_dir, stem + "_lpips.png"), distance_map)
-        bar.update(i + 1)
-    _write_results(args.out, lines)
-    print(f"{len(lines)} distances written to {args.out}", file=sys.stderr)
-    return 0
+        check_writable_dir(args.spatial_dir, "--spatial_dir folder")
+    with open_results(args.out) as results:
+        model = _build_model(args, spatial=bool(args.spatial_dir))
+        done, skipped, bar = 0, 0, _progress(len(common))
+        for i, name in enumerate(common):
+            p0, p1 = os.path.join(args.dir0, name), os.path.join(args.dir1, name)
+            try:
+                d, distance_map = _distance(model, load_image(p0), load_image(p1), p0, p1)
+            except (ValueError, OSError) as error:
+                _skip(error)
+                skipped += 1
+            else:
+                results.write(f"{name}: {d:.6f}\n")
+                done += 1
+                if distance_map is not None:
+                    save_distance_map(os.path.join(args.spatial_dir, _map_name(name)),
+                                      distance_map)
+            bar.update(i + 1)
+    print(f"{done} distances written to {args.out}" +
+          (f"; {skipped} pair(s) skipped (see above)" if skipped else ""), file=sys.stderr)
+    return 1 if skipped else 0
 
 
 def cmd_all_pairs(args):
@@ -113,20 +154,35 @@ def cmd_all_pairs(args):
     names = list_images(args.dir)
     if len(names) < 2:
         raise ValueError(f"{args.dir} holds {len(names)} image(s); all-pairs needs at least 2.")
-    model = _build_model(args, spatial=False)
-    images = {n: load_image(os.path.join(args.dir, n)) for n in names}
-    pairs = list(itertools.combinations(names, 2))
-    lines, distances, bar = [], [], _progress(len(pairs))
-    for i, (a, b) in enumerate(pairs):
-        d, _ = _distance(model, images[a], images[b], a, b)
-        distances.append(d)
-        lines.append(f"{a}, {b}: {d:.6f}")
-        bar.update(i + 1)
-    mean = sum(distances) / len(distances)
-    lines.append(f"mean over {len(pairs)} pairs: {mean:.6f}")
-    _write_results(args.out, lines)
-    print(f"mean distance over {len(pairs)} pairs: {mean:.6f} (all written to {args.out})")
-    return 0
+    with open_results(args.out) as results:
+        model = _build_model(args, spatial=False)
+        images, skipped = {}, 0
+        for n in names:
+            try:
+                images[n] = load_image(os.path.join(args.dir, n))
+            except (ValueError, OSError) as error:
+                _skip(error)
+                skipped += 1
+        pairs = list(itertools.combinations([n for n in names if n in images], 2))
+        distances, bar = [], _progress(len(pairs))
+        for i, (a, b) in enumerate(pairs):
+            try:
+                d, _ = _distance(model, images[a], images[b], a, b)
+            except ValueError as error:
+                _skip(error)
+                skipped += 1
+            else:
+                distances.append(d)
+                results.write(f"{a}, {b}: {d:.6f}\n")
+            bar.update(i + 1)
+        if distances:
+            mean = sum(distances) / len(distances)
+            results.write(f"mean over {len(distances)} pairs: {mean:.6f}\n")
+    if distances:
+        print(f"mean distance over {len(distances)} pairs: {mean:.6f} (all written to {args.out})")
+    if skipped:
+        print(f"{skipped} image(s) or pair(s) skipped (see above)", file=sys.stderr)
+    return 1 if skipped or not distances else 0
 
 
 def build_parser():

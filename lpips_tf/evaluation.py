@@ -238,6 +238,22 @@ def _progress(target, name, enabled):
     return bar.update
 
 
+def _named_errors(dataset, index):
+    """Iterates `dataset`; a decode error inside tf.data is re-raised naming the bad file."""
+    import tensorflow as tf
+
+    iterator = iter(dataset)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except tf.errors.InvalidArgumentError:
+            bapps.name_bad_image(index.image_paths())  # raises DataError naming the file
+            raise
+        yield item
+
+
 def _collect(dataset, steps, variants, pairs, name, progress):
     """Runs every variant on every batch; returns ({variant: {pair: d}}, labels)."""
     dists = {v: {p: [] for p in pairs} for v in variants}
@@ -274,7 +290,7 @@ def _collected_subsets(data_dir, kind, subsets, variants, load_size, batch_size,
                                                    batch_size):
         key = _key(subset)
         steps = -(-len(index) // batch_size)
-        dists, labels = _collect(ds, steps, variants, _PAIRS[kind],
+        dists, labels = _collect(_named_errors(ds, index), steps, variants, _PAIRS[kind],
                                  f"{kind} {subset} ({len(index)} {_ITEMS[kind]})", progress)
         labels = _exact_labels(labels, index.judge if kind == "2afc" else index.same)
         counts[kind][key] = len(index)

@@ -24,7 +24,13 @@ def export_saved_model(model, filepath, verbose=False):
 
     @tf.function(input_signature=[spec, spec])
     def serve(image0, image1):
-        return {"distance": model([image0, image1], training=False)}
+        # Serving does not enforce the signature's channel count, and the model would broadcast
+        # a 1-channel input against its 3-channel scaling: check explicitly, with a clear message.
+        checks = [tf.debugging.assert_equal(tf.shape(x)[-1], 3, message=(
+            f"{name} must be RGB: (N, H, W, 3) float32; the last axis has another size"))
+            for name, x in (("image0", image0), ("image1", image1))]
+        with tf.control_dependencies(checks):
+            return {"distance": model([image0, image1], training=False)}
 
     archive.add_endpoint("serving_default", serve)
     archive.write_out(filepath, verbose=verbose)

@@ -48,11 +48,14 @@ def test_dirs_and_all_pairs(capsys, tmp_path, random_trunk_file):
     assert "only_here.png" in err
     lines = out_file.read_text().splitlines()
     assert [line.split(":")[0] for line in lines] == ["x.png", "y.png"]
-    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["x_lpips.png", "y_lpips.png"]
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["x.png_lpips.png", "y.png_lpips.png"]
     pairs_file = tmp_path / "pairs.txt"
     code, out, _ = run_cli(["all-pairs", d0, "-o", pairs_file, "--trunk_weights", trunk], capsys)
-    # Three images, one size mismatch (64x64 vs 97x131) -> clear error, exit 2.
-    assert code == 2
+    # Three images, two pairs of different sizes (64x64 vs 97x131): reported and skipped, the
+    # comparable pair is written, exit 1.
+    assert code == 1
+    lines = pairs_file.read_text().splitlines()
+    assert lines[0].startswith("only_here.png, x.png: ") and lines[-1].startswith("mean over 1 ")
 
 
 def test_all_pairs(capsys, tmp_path, random_trunk_file):

@@ -387,10 +387,15 @@ def test_object_and_string_lin_weights_name_the_file(tmp_path, lin0, pattern):
         weights.load_lin_weights(path, (3, 2))
 
 
-def test_lin_weights_shape_checked_before_reading(tmp_path):
+def test_lin_weights_shape_checked_before_reading(tmp_path, monkeypatch):
     from lpips_tf import weights
 
     path = _npz(tmp_path / "shape.npz", lin0=np.ones(4), lin1=np.ones(2))
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("array data read before the declared shapes were checked")
+
+    monkeypatch.setattr(weights.np, "load", no_reading)
     with pytest.raises(ValueError, match=r"shape.npz: .*lin0: got shape \(4,\), expected \(3,\)"):
         weights.load_lin_weights(path, (3, 2))
 
@@ -407,3 +412,281 @@ def test_keras_trunk_offline_is_one_clear_line(tmp_path, monkeypatch, capsys):
     assert "Could not download Keras' ImageNet VGG16 weights" in err
     assert str(tmp_path / "keras_home" / "models" /
                "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5") in err
+
+
+# ------------------------------------------------------------------ 6. SavedModel channels
+
+
+def test_saved_model_refuses_other_channel_counts(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from lpips_tf.export import export_saved_model
+
+    # A stand-in distance model that, like LPIPS' scaling layer, would broadcast 1 channel to 3.
+    a, b = keras.Input((None, None, 3)), keras.Input((None, None, 3))
+    weight = keras.ops.convert_to_tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    d = keras.layers.Lambda(lambda t: keras.ops.mean(((t[0] - t[1]) * weight) ** 2, axis=(1, 2, 3)))(
+        [a, b])
+    export_saved_model(keras.Model([a, b], d), str(tmp_path / "sm"))
+    serve = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    ok = serve(image0=tf.zeros((2, 8, 8, 3)), image1=tf.ones((2, 8, 8, 3)))["distance"]
+    np.testing.assert_allclose(ok.numpy(), [14 / 3] * 2, rtol=1e-6)
+    for channels in (1, 2, 4):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="image0 must be RGB"):
+            serve(image0=tf.zeros((1, 8, 8, channels)), image1=tf.zeros((1, 8, 8, channels)))
+
+
+def test_judgment_model_loads_after_import_lpips_tf_alone(tmp_path):
+    import lpips_tf
+    from lpips_tf import training
+
+    distance = lpips_tf.LPIPS(net="squeeze", lpips=False, trunk_weights=None, lin_weights=None)
+    path = str(tmp_path / "judgment_model.keras")
+    training.build_2afc_model(distance, image_size=32).save(path)
+    code = ("import sys, keras, lpips_tf\n"
+            "m = keras.saving.load_model(sys.argv[1])\n"
+            "print(type(m).__name__)\n")
+    out = subprocess.run([PY, "-c", code, path], capture_output=True, text=True, cwd=str(ROOT),
+                         timeout=240, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.strip().splitlines()[-1] == "TwoAFCModel"
+
+
+# ------------------------------------------------------------------ 3. one run per run folder
+
+_HOLDER = textwrap.dedent("""
+    import sys, time, types
+    pkg = types.ModuleType("lpips_tf")  # run_lock alone: no package init, no TensorFlow
+    pkg.__path__ = [sys.argv[3] + "/lpips_tf"]
+    sys.modules["lpips_tf"] = pkg
+    from lpips_tf.run_lock import RunLock
+    lock = RunLock(sys.argv[1]).acquire()
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    lock.release()
+""")
+
+
+def _hold_lock(run_dir, seconds=60):
+    """A child process holding the run lock of `run_dir` (started and holding on return)."""
+    child = subprocess.Popen([PY, "-c", _HOLDER, str(run_dir), str(seconds), str(ROOT)],
+                             cwd=str(ROOT),
+                             stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_run_lock_refuses_a_live_holder_and_recovers_a_dead_one(tmp_path):
+    import socket
+
+    from lpips_tf.run_lock import RunLock, RunLockedError, lock_path
+
+    run_dir = tmp_path / "out" / "alex-lin"
+    holder = _hold_lock(run_dir)
+    try:
+        with pytest.raises(RunLockedError, match=rf"in use by another training run \(pid "
+                                                 rf"{holder.pid} on {re.escape(socket.gethostname())}, "
+                                                 rf"started \d{{4}}-"):
+            RunLock(run_dir).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    # Killed: its lock file is left, with a dead pid on this host -> stale, taken over.
+    assert os.path.exists(lock_path(run_dir))
+    messages = []
+    with RunLock(run_dir, log=messages.append):
+        assert json.load(open(lock_path(run_dir)))["pid"] == os.getpid()
+    assert "stale lock" in messages[0] and str(holder.pid) in messages[0]
+    assert not os.path.exists(lock_path(run_dir))
+
+
+def test_run_lock_released_and_config_marked_on_exception(tmp_path):
+    from lpips_tf.run_lock import RunFolderGuard, lock_path
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = run_dir / "config.json"
+    config.write_text(json.dumps({"status": "running"}))
+    with pytest.raises(RuntimeError):
+        with RunFolderGuard() as guard:
+            guard.lock(str(run_dir), str(config))
+            raise RuntimeError("disk on fire\nsecond line")
+    assert not os.path.exists(lock_path(run_dir))
+    record = json.loads(config.read_text())
+    assert record["status"] == "failed" and record["error"] == "RuntimeError: disk on fire"
+
+
+def _toy_2afc(root, subsets=("train/toy", "val/toy"), n=4, size=64):
+    rng = np.random.default_rng(0)
+    for subset in subsets:
+        folder = os.path.join(root, "2afc", subset)
+        for part in ("ref", "p0", "p1"):
+            for i in range(n):
+                _write_png(os.path.join(folder, part, f"{i:06d}.png"),
+                           rng.integers(0, 256, (size, size, 3)))
+        os.makedirs(os.path.join(folder, "judge"), exist_ok=True)
+        for i in range(n):
+            np.save(os.path.join(folder, "judge", f"{i:06d}.npy"), np.array([0.5]))
+    return str(root)
+
+
+def _damage_middle(path):
+    """Flips bytes in the middle of a PNG: header and trailer stay valid (the cheap index check
+    passes), decoding fails."""
+    data = bytearray(open(path, "rb").read())
+    for i in range(len(data) // 2, len(data) // 2 + 16):
+        data[i] ^= 0x5A
+    open(path, "wb").write(bytes(data))
+
+
+def _train_args(data, out, trunk, *extra):
+    return ("--data_dir", data, "--train_sets", "train/toy", "--val_sets", "val/toy",
+            "--variant", "alex-lin", "--trunk_weights", trunk, "--epochs", "1",
+            "--epochs_decay", "0", "--batch_size", "4", "--steps_per_epoch", "1",
+            "--out_dir", str(out), "--verbose", "0", *extra)
+
+
+def test_second_training_run_is_refused_and_leaves_the_first_alone(tmp_path, capsys,
+                                                                    random_trunk_file):
+    from conftest import run_train_main
+
+    data = _toy_2afc(tmp_path / "data")
+    out = tmp_path / "runs"
+    live = out / "alex-lin"
+    live.mkdir(parents=True)
+    (live / "config.json").write_text(json.dumps({"status": "running", "flags": {}}))
+    (live / "history.csv").write_text("epoch,loss\n0,1.0\n")
+    holder = _hold_lock(live)
+    try:
+        rc = run_train_main(*_train_args(data, out, random_trunk_file("alex"), "--overwrite"))
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert rc == 2 and "in use by another training run" in err and str(holder.pid) in err
+    assert "Traceback" not in err
+    assert (live / "history.csv").read_text() == "epoch,loss\n0,1.0\n"  # not deleted
+
+
+# ------------------------------------------------------------------ 6. damaged data, outputs
+
+
+def test_corrupt_png_in_a_subset_is_named_and_run_marked_failed(tmp_path, capsys,
+                                                                random_trunk_file):
+    from conftest import run_train_main
+
+    data = _toy_2afc(tmp_path / "data")
+    bad = os.path.join(data, "2afc", "train", "toy", "p1", "000002.png")
+    _damage_middle(bad)
+    out = tmp_path / "runs"
+    rc = run_train_main(*_train_args(data, out, random_trunk_file("alex")))
+    err = capsys.readouterr().err
+    assert rc == 2 and f"Corrupt image {bad}" in err, err[-2000:]
+    assert "{{function_node" not in err and "Traceback" not in err
+    record = json.load(open(out / "alex-lin" / "config.json"))
+    assert record["status"] == "failed" and bad in record["error"]
+
+
+def test_corrupt_png_named_by_evaluation(tmp_path):
+    from lpips_tf import evaluation
+    from lpips_tf.data import bapps
+
+    data = _toy_2afc(tmp_path / "data", subsets=("val/toy",))
+    bad = os.path.join(data, "2afc", "val", "toy", "ref", "000001.png")
+    _damage_middle(bad)
+    variants = evaluation.resolve_variants([], baselines=True)
+    with pytest.raises(bapps.DataError, match=rf"Corrupt image {re.escape(bad)}: (?!.*\{{\{{)"):
+        evaluation.evaluate(data, variants, sets=["2afc/val/toy"], batch_size=2, n_boot=10,
+                            progress=False)
+
+
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys):
+    from conftest import run_train_main
+    from lpips_tf import cli
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    data = _toy_2afc(tmp_path / "data", subsets=("val/toy",))
+    rc = run_train_main("--data_dir", data, "--out_dir", str(blocker / "runs"))
+    err = capsys.readouterr().err
+    assert rc == 2 and f"cannot write to the --out_dir folder {blocker / 'runs'}" in err, err
+
+    # evaluate.py defines absl flags that clash with train.py's: its own process.
+    proc = subprocess.run([PY, "evaluate.py", "--data_dir", data, "--out", str(blocker / "eval")],
+                          cwd=str(ROOT), capture_output=True, text=True, timeout=240,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"cannot write to the --out folder {blocker / 'eval'}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    folder = tmp_path / "imgs"
+    for name in ("a.png", "b.png"):
+        _write_png(folder / name, np.zeros((40, 40, 3)))
+    rc = cli.main(["all-pairs", str(folder), "-o", str(blocker / "res.txt"),
+                   "--trunk_weights", "none", "--baseline"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot write the results file" in err and len(err.splitlines()) == 1, err
+
+
+# ------------------------------------------------------------------ 5. batch commands
+
+
+def test_dirs_skips_junk_reports_bad_files_and_keeps_the_rest(tmp_path, capsys):
+    from lpips_tf import cli
+
+    rng = np.random.default_rng(1)
+    d0, d1 = tmp_path / "d0", tmp_path / "d1"
+    for d in (d0, d1):
+        _write_png(d / "a.png", rng.integers(0, 256, (40, 40, 3)))
+        _jpeg(d / "a.jpg", rng.integers(0, 256, (40, 40, 3)))
+        (d / "._a.png").write_bytes(b"\x00\x05\x16\x07AppleDouble")  # macOS metadata
+        (d / ".hidden.png").write_bytes(b"junk")
+        (d / "folder.png").mkdir()
+        (d / "bad.png").write_text("not an image")
+    _write_png(d0 / "big.png", np.zeros((40, 40, 3)))
+    _write_png(d1 / "big.png", np.zeros((48, 40, 3)))
+    out, maps = tmp_path / "res.txt", tmp_path / "maps"
+    rc = cli.main(["dirs", str(d0), str(d1), "-o", str(out), "--spatial_dir", str(maps),
+                   "--trunk_weights", "none", "--baseline"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert [line.split(":")[0] for line in out.read_text().splitlines()] == ["a.jpg", "a.png"]
+    assert f"{d0 / 'bad.png'} is not a readable image" in err
+    assert "big.png is 40x40 but" in err and "._a.png" not in err and ".hidden" not in err
+    assert sorted(p.name for p in maps.iterdir()) == ["a.jpg_lpips.png", "a.png_lpips.png"]
+
+
+def test_all_pairs_skips_unreadable_files(tmp_path, capsys):
+    from lpips_tf import cli
+
+    rng = np.random.default_rng(2)
+    for name in ("a.png", "b.png", "c.png"):
+        _write_png(tmp_path / "imgs" / name, rng.integers(0, 256, (40, 40, 3)))
+    (tmp_path / "imgs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(30))
+    out = tmp_path / "pairs.txt"
+    rc = cli.main(["all-pairs", str(tmp_path / "imgs"), "-o", str(out), "--trunk_weights", "none",
+                   "--baseline"])
+    err = capsys.readouterr().err
+    lines = out.read_text().splitlines()
+    assert rc == 1 and "broken.png is not a readable image" in err
+    assert len(lines) == 4 and lines[-1].startswith("mean over 3 pairs")
+
+
+def test_too_small_and_undecodable_images_give_clean_one_line_errors(tmp_path, capsys):
+    from lpips_tf import cli
+
+    small = _write_png(tmp_path / "small.png", np.zeros((8, 8, 3)))
+    rc = cli.main(["pair", small, small, "--trunk_weights", "none", "--baseline"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert "\x1b[" not in err and "Exception encountered" not in err and "small.png" in err
+    broken = tmp_path / "broken.png"
+    data = bytearray(_png_bytes(np.random.default_rng(3).integers(0, 256, (64, 64, 3))))
+    data[len(data) // 2:len(data) // 2 + 16] = bytes(16)
+    broken.write_bytes(bytes(data))
+    rc = cli.main(["pair", str(broken), str(broken), "--trunk_weights", "none"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{broken} is not a readable image" in err and "function_node" not in err

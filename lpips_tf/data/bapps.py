@@ -19,6 +19,9 @@ from the first and last bytes of each file, not by decoding: a file that is
 damaged in the middle only fails inside `tf.data`, where TensorFlow's error
 does not name the file; `verify_images` decodes everything and names it).
 
+EXIF orientation is not applied here (`tf.io` ignores it): BAPPS patches are PNG, which has no
+EXIF orientation in practice; `lpips_tf.images.load_image`, used by the command line, applies it.
+
 Loading: images are decoded in parallel inside `tf.data`, resized to
 `load_size` x `load_size` with `tf.image.resize(method="bicubic",
 antialias=True)` and rounded to uint8, then batched and mapped to float32 NHWC
@@ -32,6 +35,7 @@ already at the load size are passed through unchanged.
 import ast
 import dataclasses
 import os
+import re
 from concurrent import futures
 
 import numpy as np
@@ -47,6 +51,7 @@ __all__ = [
     "index_jnd",
     "jnd_dataset",
     "load_image",
+    "name_bad_image",
     "subset_datasets",
     "twoafc_dataset",
     "verify_images",
@@ -406,6 +411,20 @@ def index_jnd(data_dir, subsets, check_images=True):
     return JNDIndex(subsets, cols["p0"], cols["p1"], same, ids)
 
 
+def clean_tf_message(error):
+    """The first line of a TensorFlow error without its internals (`{{function_node ...}}`,
+    `[Op:DecodeImage]`), for messages that name the file instead."""
+    message = getattr(error, "message", None) or str(error)
+    message = re.sub(r"\{\{[^}]*\}\}\s*", "", message.strip().splitlines()[0])
+    return re.sub(r"\s*\[Op:\w+\]", "", message).strip() or type(error).__name__
+
+
+def name_bad_image(paths):
+    """After a decode error inside `tf.data` (whose message does not name the file): decodes
+    `paths` and raises `DataError` naming the first bad one; returns if all decode."""
+    verify_images([str(p) for p in paths])
+
+
 def verify_images(paths, num_threads=8):
     """Decodes every image eagerly; raises `DataError` naming the first bad one.
 
@@ -417,7 +436,7 @@ def verify_images(paths, num_threads=8):
         try:
             tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
-            return e.message.splitlines()[0]
+            return clean_tf_message(e)
         return None
 
     with futures.ThreadPoolExecutor(max_workers=num_threads) as pool:

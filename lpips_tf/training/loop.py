@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from lpips_tf.run_lock import RunFolderGuard
 from lpips_tf.training.artefacts import save_artefacts
 from lpips_tf.training.callbacks import fit_callbacks
 from lpips_tf.training.checks import check_config, check_data_dir
@@ -61,6 +62,24 @@ def train(config, callbacks=None, log=print):
       A dict: run_dir, history (list of per-epoch dicts), saved_epoch (1-based), saved_val_two_afc,
       distance_model, model (the 2AFC model, holding the saved weights).
     """
+    import tensorflow as tf
+
+    # One run per run folder (lpips_tf/run_lock.py); config.json marked failed if the run raises.
+    with RunFolderGuard(log) as guard:
+        try:
+            return _train(config, callbacks, log, guard)
+        except tf.errors.InvalidArgumentError:
+            # A damaged image inside tf.data: TensorFlow's message does not name the file.
+            from lpips_tf.data import bapps
+
+            bapps.name_bad_image(bapps.index_2afc(
+                config.data_dir, list(config.train_sets) + list(config.val_sets),
+                check_images=False).image_paths())
+            raise
+
+
+def _train(config, callbacks, log, guard):
+    """`train`, with the run folder guarded by `guard` (locked before anything is deleted)."""
     start = time.time()
     # Everything that can be refused is checked before anything is written.
     variant = check_config(config)
@@ -68,6 +87,7 @@ def train(config, callbacks=None, log=print):
     strategy = make_strategy(config.strategy)
     run = RunFolder.for_worker(config.out_dir, variant.name, *worker_role(strategy))
     data = RunData.load(config)
+    guard.lock(run.root, run.config)  # before prepare, which may delete a partial run's files
     first_epoch, previous = run.prepare(config, log)
     _log_plan(config, variant, data, strategy, log)
 
