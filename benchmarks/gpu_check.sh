@@ -23,7 +23,7 @@ if [ -d .whl ] && ! python3 -c "import keras" 2>/dev/null; then
   export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
 fi
 [ -d .gpu_shared ] && export LPIPS_SHARED="$PWD/.gpu_shared"
-quick=(); [ -n "${QUICK:-}" ] && quick=(--quick --budget 0.3)
+quick=(--budget "${BUDGET:-0.5}"); [ -n "${QUICK:-}" ] && quick=(--quick --budget 0.3)
 status=0
 step() { echo "== $*"; timeout "${STEP_TIMEOUT:-150}" python3 benchmarks/gpu_check.py "$@" || status=1; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
