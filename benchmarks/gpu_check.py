@@ -112,12 +112,14 @@ def parity(backend):
             return models[key]
 
         x0, x1 = _image(case["image0"])[None], _image(case["image1"])[None]
-        d = float(np.asarray(model(False)([x0, x1]))[0])
+        from keras import ops
+
+        d = float(ops.convert_to_numpy(model(False)([x0, x1]))[0])
         row = {"net": net, "trunk": trunk, "version": case["version"], "lpips": case["lpips"],
                "image": case["image1"], "distance_error": abs(d - case["distance"])}
         if case.get("spatial_key"):
             stride = case.get("spatial_stride", 1)
-            got = np.asarray(model(True)([x0, x1]))[0, ::stride, ::stride, 0]
+            got = ops.convert_to_numpy(model(True)([x0, x1]))[0, ::stride, ::stride, 0]
             row["spatial_error"] = float(np.max(np.abs(got - spatial_golden[case["spatial_key"]])))
         results.append(row)
     checked = [r for r in results if "skipped" not in r]
@@ -142,7 +144,7 @@ def parity(backend):
 
 
 # ------------------------------------------------------------------------------------------------
-def speed_jax(configs, budget):
+def speed_jax(configs, budget, nets=NETS):
     os.environ["KERAS_BACKEND"] = "jax"
     sys.path.insert(0, str(ROOT))
     import jax
@@ -151,8 +153,9 @@ def speed_jax(configs, budget):
 
     device = str(jax.devices()[0])
     print(f"lpips_tf on JAX {jax.__version__}, {device}", flush=True)
-    results = {}
-    for net in NETS:
+    previous = OUT / "speed_jax.json"
+    results = json.loads(previous.read_text())["results"] if previous.exists() else {}
+    for net in nets:
         for mode, dtype in (("default", "float32"), ("bf16", "mixed_bfloat16")):
             model = lpips_tf.LPIPS(net=net, trunk_weights=None, dtype=dtype)
             compiled = lpips_tf.compiled_distance_fn(model)
@@ -168,7 +171,8 @@ def speed_jax(configs, budget):
                     results[key] = rate
                     print(f"  {key}: {rate if isinstance(rate, str) else round(rate, 1)} pairs/s",
                           flush=True)
-    _save("speed_jax.json", {"device": device, "results": results})
+                    # Saved after every row: a step stopped by its time limit keeps what it measured.
+                    _save("speed_jax.json", {"device": device, "results": results})
     return 0
 
 
@@ -260,12 +264,15 @@ def main():
     parser.add_argument("side", nargs="?", default="jax")
     parser.add_argument("--quick", action="store_true", help="small speed grid (CPU check)")
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per measurement")
+    parser.add_argument("--nets", default=",".join(NETS), help="speed: comma-separated nets")
     args = parser.parse_args()
     configs = QUICK_CONFIGS if args.quick else CONFIGS
     if args.step == "parity":
         return parity(args.side)
     if args.step == "speed":
-        return (speed_jax if args.side == "jax" else speed_official)(configs, args.budget)
+        if args.side == "jax":
+            return speed_jax(configs, args.budget, tuple(args.nets.split(",")))
+        return speed_official(configs, args.budget)
     return report(configs)
 
 
