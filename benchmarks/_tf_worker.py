@@ -17,9 +17,13 @@ import numpy as np  # noqa: E402
 
 import _common  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
 
-# Variant name -> (dtype policy, jit_compile); "eager" is the plain Keras call model([x0, x1]).
+# Variant name -> (dtype policy, jit_compile). jit_compile None: the plain call model([x0, x1])
+# (which runs lpips_tf's compiled fast path); "keras-eager": Keras' layer-by-layer eager call
+# (keras.Model.__call__), what the plain call was before it became the fast path.
 VARIANTS = {
-    "eager": ("float32", None),
+    "call": ("float32", None),
+    "keras-eager": ("float32", "keras-eager"),
+    "bf16-call": ("mixed_bfloat16", None),
     "graph": ("float32", False),
     "xla": ("float32", True),
     "bf16": ("mixed_bfloat16", False),
@@ -80,6 +84,10 @@ class Worker:
             model = self._model(net, policy)
             if jit is None:
                 fn = lambda a, b, model=model: model([a, b])  # noqa: E731
+            elif jit == "keras-eager":
+                import keras
+
+                fn = lambda a, b, model=model: keras.Model.__call__(model, [a, b])  # noqa: E731
             else:
                 fn = compiled_distance_fn(model, jit_compile=jit)
             d, out["setup_seconds"][name] = _common.warm_up(

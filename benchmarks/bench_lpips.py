@@ -23,7 +23,10 @@ The reference environment (any folder; pass it with --torch-python or $LPIPS_TOR
     python -m venv torchenv && torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1 lpips==0.1.4 tqdm
 
 TF variants (--variants):
-  eager     model([x0, x1]): the plain Keras call, float32.
+  call         model([x0, x1]): the plain call, float32 (lpips_tf's compiled fast path).
+  keras-eager  keras.Model.__call__(model, [x0, x1]): Keras' layer-by-layer eager call, float32
+               (what the plain call did before it became the fast path).
+  bf16-call    the plain call of LPIPS(..., dtype="mixed_bfloat16").
   graph     lpips_tf.fast.compiled_distance_fn(model): one tf.function, float32 (oneDNN fusions).
   xla       the same with jit_compile=True, float32.
   bf16      compiled_distance_fn(LPIPS(..., dtype="mixed_bfloat16")): bfloat16 trunk, float32 head.
@@ -53,8 +56,8 @@ import _common  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONFIGS = "alex:64:50,vgg:64:50,squeeze:64:50,alex:256:8,vgg:256:8,squeeze:256:8"
-ALL_VARIANTS = ("eager", "graph", "xla", "bf16", "bf16-xla")
-DEFAULT_VARIANTS = "graph,xla,bf16"
+ALL_VARIANTS = ("call", "keras-eager", "graph", "xla", "bf16-call", "bf16", "bf16-xla")
+DEFAULT_VARIANTS = "call,graph,bf16-call,bf16"
 
 
 # Torchvision trunk files that --real-trunks looks for.

@@ -25,6 +25,9 @@ TensorFlow (with an optional XLA `jit_compile`), on JAX a jitted function.
 speed on a CPU with AVX512-BF16 and more with AMX (see the README's Performance section).
 """
 
+import collections
+import json
+
 import keras
 from keras import ops
 
@@ -115,22 +118,51 @@ def _build_tf(model, dtypes, with_flag=True, jit_compile=False):
 
 
 def _build_jax(model, dtypes=None, with_flag=True):
-    import jax
-
-    core = _core(model, with_flag)
+    stateless = _shared_jax_function(model, with_flag)
     variables = list(model.variables)
-
-    @jax.jit
-    def stateless(values, x0, x1):
-        # Variables are inputs, not constants baked into the compiled code: later weight changes
-        # (set_lin_weights, training) are seen without recompiling.
-        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-            return core(x0, x1)
 
     def call(x0, x1):
         return stateless([v.value for v in variables], x0, x1)
 
     return call
+
+
+# Jitted functions shared by models of one architecture (same config but the name): their
+# variables come in as arguments, so one trace and one XLA compilation per input shape serve every
+# such model (the real and the random trunk, a reloaded copy, ...). The template model a function
+# was traced from stays referenced; the cache keeps the most recent few architectures.
+_JAX_SHARED = collections.OrderedDict()
+_JAX_SHARED_SIZE = 8
+
+
+def _architecture_key(model, with_flag):
+    config = dict(model.get_config())
+    config.pop("name", None)
+    shapes = tuple((tuple(v.shape), str(v.dtype)) for v in model.variables)
+    return json.dumps(config, sort_keys=True, default=str), shapes, with_flag
+
+
+def _shared_jax_function(model, with_flag):
+    import jax
+
+    key = _architecture_key(model, with_flag)
+    if key in _JAX_SHARED:
+        _JAX_SHARED.move_to_end(key)
+        return _JAX_SHARED[key]
+    core = _core(model, with_flag)
+    template_variables = list(model.variables)
+
+    @jax.jit
+    def stateless(values, x0, x1):
+        # Variables are inputs, not constants baked into the compiled code: later weight changes
+        # (set_lin_weights, training) are seen without recompiling.
+        with keras.StatelessScope(state_mapping=list(zip(template_variables, values))):
+            return core(x0, x1)
+
+    _JAX_SHARED[key] = stateless
+    while len(_JAX_SHARED) > _JAX_SHARED_SIZE:
+        _JAX_SHARED.popitem(last=False)
+    return stateless
 
 
 def _build_torch(model, dtypes=None, with_flag=True):

@@ -125,25 +125,7 @@ class LPIPS(keras.Model):
         head_dtype = self.dtype_policy.variable_dtype
         with _global_dtype_policy(head_dtype):
             self.scaling = lpips_layers.ScalingLayer(input_scaling, name="scaling")
-        with _global_dtype_policy(self.dtype_policy):
-            if trunk_weights == "keras":
-                self.trunk = trunk_module.build(keras_imagenet_weights=True)
-            else:
-                self.trunk = trunk_module.build()
-        if trunk_weights not in (None, "keras"):
-            state = lpips_weights.load_trunk_state_dict(net, trunk_weights)
-            source = trunk_weights if trunk_weights != "torchvision" else "torchvision " + net
-            from lpips_tf.trunks.common import load_torchvision_weights
-
-            load_torchvision_weights(self.trunk, state, trunk_module.LAYER_MAP, str(source))
-        if len(self.taps) < len(trunk_module.TAPS):
-            # A sub-model of the same layers ending at the last selected tap: the layers after it
-            # are neither computed nor saved.
-            full = self.trunk
-            self.trunk = keras.Model(full.inputs, [full.outputs[i] for i in tap_indices],
-                                     name=full.name)
-        self.trunk.trainable = self.trunk_trainable
-
+        self.trunk = self._build_trunk(trunk_module, trunk_weights, tap_indices)
         with _global_dtype_policy(head_dtype):
             self.normalization = lpips_layers.ChannelNormalization(name="channel_norm")
             self.squared_difference = lpips_layers.SquaredDifference(name="squared_difference")
@@ -164,6 +146,30 @@ class LPIPS(keras.Model):
             if lin_weights is not None:
                 self.set_lin_weights(self._read_lin_weights(lin_weights, trunk_module, tap_indices))
         self.built = True
+
+    def _build_trunk(self, trunk_module, trunk_weights, tap_indices):
+        """The trunk with its weights, cut after the last selected tap."""
+        with _global_dtype_policy(self.dtype_policy):
+            if trunk_weights == "keras":
+                # Keras downloads inside the constructor, where offline it fails with a raw
+                # traceback; this fetch says what to download and where instead.
+                lpips_weights.keras_vgg16_weights()
+                trunk = trunk_module.build(keras_imagenet_weights=True)
+            else:
+                trunk = trunk_module.build()
+        if trunk_weights not in (None, "keras"):
+            state = lpips_weights.load_trunk_state_dict(self.net, trunk_weights)
+            source = trunk_weights if trunk_weights != "torchvision" else "torchvision " + self.net
+            from lpips_tf.trunks.common import load_torchvision_weights
+
+            load_torchvision_weights(trunk, state, trunk_module.LAYER_MAP, str(source))
+        if len(tap_indices) < len(trunk_module.TAPS):
+            # A sub-model of the same layers ending at the last selected tap: the layers after it
+            # are neither computed nor saved.
+            trunk = keras.Model(trunk.inputs, [trunk.outputs[i] for i in tap_indices],
+                                name=trunk.name)
+        trunk.trainable = self.trunk_trainable
+        return trunk
 
     def _read_lin_weights(self, source, trunk_module, tap_indices):
         """Lin vectors for the selected taps from a file for all taps or for exactly these."""
