@@ -7,7 +7,7 @@ function compiled once per model (and, on JAX, once per input shape):
 |---|---|---|
 | TensorFlow | `tf.function`, signature [None, None, None, 3]: never retraces; Grappler / oneDNN fuse convolution + bias + ReLU on x86 | any |
 | JAX | `jax.jit` over the model's variables (stateless), so weight changes are seen | one compilation per (N, H, W) |
-| PyTorch | eager kernels under `torch.no_grad()` (measured faster than `torch.compile` for these convolution chains, which compiles per shape for seconds) | any |
+| PyTorch | eager kernels under `torch.no_grad()`: `torch.compile` of the same core ran about 1.5x faster after warm-up on a 2-core CPU, but took 75-110 s to compile (22 graph breaks in Keras' code), so it is not the default (benchmarks/bench_torch_backend.py) | any |
 
 Input checks stay what the eager model does: shapes, channels, sizes and dtype before the call,
 and NaN / range through a flag that the compiled function returns beside the distances; when it is

@@ -126,7 +126,9 @@ def test_each_image_goes_through_the_trunk_once(monkeypatch):
         def __getattr__(self, name):
             return getattr(trunk, name)
 
-    monkeypatch.setattr(model, "trunk", CountingTrunk())
+    # Through the instance __dict__: on PyTorch a Keras layer is a torch.nn.Module, whose
+    # __setattr__ only takes Modules for a child's name; plain attribute lookup finds __dict__ first.
+    monkeypatch.setitem(model.__dict__, "trunk", CountingTrunk())
     x = images_with_near_duplicates(seed=4, size=32)
     pairwise(model, x[:5], x[5:], batch_size=3)
     assert batches == [3, 2, 2]

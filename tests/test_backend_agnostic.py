@@ -1,0 +1,137 @@
+"""The metric on whichever Keras backend runs the tests (TensorFlow, JAX or PyTorch).
+
+Nothing here imports a backend directly except through `keras.backend.backend()`, so the file is
+collected everywhere: `KERAS_BACKEND=torch python -m pytest tests/test_backend_agnostic.py` runs it
+in an environment without TensorFlow.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+import lpips_tf
+from lpips_tf.losses import LPIPSLoss
+from conftest import ROOT
+
+SIZE = 32  # AlexNet takes 31 px and up
+
+
+def test_import_does_not_pull_in_tensorflow_off_the_tensorflow_backend():
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        pytest.skip("Keras itself imports TensorFlow on its TensorFlow backend")
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import lpips_tf
+        from lpips_tf.losses import LPIPSLoss
+        from lpips_tf.metrics import LPIPSMetric
+        from lpips_tf.pairwise import pairwise
+        model = lpips_tf.LPIPS(net="alex", trunk_weights=None)
+        x = np.zeros((1, 32, 32, 3), np.float32)
+        model([x, x])
+        print("TF", sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow")[:5])
+    """)
+    env = {**os.environ, "KERAS_BACKEND": backend,
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "TF []" in run.stdout, run.stdout
+
+
+def _blocky_pairs(n, seed):
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(-1, 1, (n, SIZE // 4, SIZE // 4, 3))
+    clean = np.repeat(np.repeat(coarse, 4, axis=1), 4, axis=2)
+    noisy = np.clip(clean + 0.3 * rng.standard_normal(clean.shape), -1, 1)
+    return noisy.astype(np.float32), clean.astype(np.float32)
+
+
+def test_lpips_loss_trains_a_small_autoencoder_with_fit():
+    keras.utils.set_random_seed(0)
+    x, y = _blocky_pairs(16, seed=0)
+    inputs = keras.Input((SIZE, SIZE, 3))
+    hidden = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    outputs = keras.layers.Conv2D(3, 3, padding="same", activation="tanh")(hidden)
+    net = keras.Model(inputs, outputs)
+    loss = LPIPSLoss(net="alex", trunk_weights=None)
+    frozen = [np.array(w) for w in loss.metric.get_weights()]
+    net.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss)
+
+    def mean_lpips():
+        return float(np.mean(np.asarray(loss.metric([y, net.predict(x, verbose=0)]))))
+
+    before = mean_lpips()
+    history = net.fit(x, y, batch_size=8, epochs=6, verbose=0)
+    after = mean_lpips()
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)), losses
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert after < 0.7 * before, (before, after)
+    # Only the autoencoder learned: the metric's trunk and lin weights are frozen.
+    for w0, w1 in zip(frozen, loss.metric.get_weights()):
+        np.testing.assert_array_equal(w0, np.asarray(w1))
+
+
+def _input_gradient(fn, x):
+    """d sum(fn(x)) / dx with the running backend's autodiff, as numpy."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(fn(x))
+        return tape.gradient(total, x).numpy()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        return np.asarray(jax.grad(lambda v: jnp.sum(fn(v)))(jnp.asarray(x)))
+    if backend == "torch":
+        import torch
+
+        v = torch.tensor(x, requires_grad=True)
+        fn(v).sum().backward()
+        return v.grad.cpu().numpy()
+    pytest.skip(f"no autodiff on the {backend} backend")
+
+
+def test_gradients_reach_the_images_and_match_finite_differences():
+    model = lpips_tf.LPIPS(net="alex", trunk_weights=None)
+    x, y = _blocky_pairs(2, seed=1)
+    grad = _input_gradient(lambda v: model([v, y]), x)
+    assert grad.shape == x.shape and np.all(np.isfinite(grad)) and np.abs(grad).max() > 0
+    # Directional derivative against a central difference (float32: a loose tolerance).
+    direction = np.random.default_rng(2).standard_normal(x.shape).astype(np.float32)
+    direction /= np.linalg.norm(direction)
+    eps = 1e-2
+
+    def total(v):
+        return float(np.sum(np.asarray(model([v, y]), np.float64)))
+
+    numeric = (total(x + eps * direction) - total(x - eps * direction)) / (2 * eps)
+    analytic = float(np.sum(grad.astype(np.float64) * direction))
+    assert analytic == pytest.approx(numeric, rel=0.05, abs=1e-4)
+
+
+def test_plain_call_returns_plain_values_and_matches_predict():
+    # The plain call (fast path) must return something np.asarray takes on every backend (on
+    # PyTorch: no tensor that requires grad) and agree with Keras' own traced call (predict).
+    model = lpips_tf.LPIPS(net="squeeze", trunk_weights=None)
+    x, y = _blocky_pairs(3, seed=3)
+    plain = np.asarray(model([x, y]))
+    np.testing.assert_allclose(plain, model.predict([x, y], verbose=0), rtol=0, atol=1e-6)
+    as_uint8 = np.round((x + 1) * 127.5).astype(np.uint8)
+    np.testing.assert_allclose(np.asarray(model([as_uint8, y])),
+                               np.asarray(model([as_uint8.astype(np.float32) / 127.5 - 1, y])),
+                               rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="NaN"):
+        model([np.full_like(x, np.nan), y])
