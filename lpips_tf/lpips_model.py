@@ -9,7 +9,7 @@ from keras import ops
 from lpips_tf import inputs as lpips_inputs
 from lpips_tf import layers as lpips_layers
 from lpips_tf import weights as lpips_weights
-from lpips_tf.inputs import RANGE_MARGIN  # noqa: F401  (public since the first release)
+from lpips_tf.inputs import RANGE_MARGIN  # noqa: F401  (public name, kept where it was)
 from lpips_tf.trunks import get_trunk_module, select_taps
 
 VERSIONS = lpips_weights.VERSIONS

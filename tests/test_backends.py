@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 
 AGNOSTIC_FILES = ["tests/test_parity.py", "tests/test_pairwise.py", "tests/test_metrics.py",
-                  "tests/test_agnostic.py"]
+                  "tests/test_agnostic.py", "tests/test_backend_agnostic.py"]
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                reason="jax is not installed (pip install -r requirements-test.txt)")
