@@ -68,6 +68,16 @@ def _rate(call, sync, batch, budget=1.0):
     return count * batch / (time.perf_counter() - start)
 
 
+def _measure(results, key, call, sync, batch, budget):
+    """One row: pairs/s into results[key] (or the error, e.g. out of memory), printed."""
+    try:
+        rate = _rate(call, sync, batch, budget)
+    except Exception as error:  # noqa: BLE001 (a failed row is reported, the others still run)
+        rate = repr(error)[:100]
+    results[key] = rate
+    print(f"  {key}: {rate if isinstance(rate, str) else round(rate, 1)} pairs/s", flush=True)
+
+
 # ------------------------------------------------------------------------------------------------
 def parity(backend):
     os.environ["KERAS_BACKEND"] = backend
@@ -163,14 +173,8 @@ def speed_jax(configs, budget, nets=NETS):
                 x0, x1 = (jnp.asarray(x) for x in _inputs(size, batch))
                 for door, fn in (("call", lambda: model([x0, x1])),
                                  ("compiled", lambda: compiled(x0, x1))):
-                    key = f"{net} {size}x{batch} {mode} {door}"
-                    try:
-                        rate = _rate(lambda: fn().block_until_ready(), lambda: None, batch, budget)
-                    except Exception as error:  # noqa: BLE001 (a row of the table, e.g. OOM)
-                        rate = repr(error)[:100]
-                    results[key] = rate
-                    print(f"  {key}: {rate if isinstance(rate, str) else round(rate, 1)} pairs/s",
-                          flush=True)
+                    _measure(results, f"{net} {size}x{batch} {mode} {door}",
+                             lambda: fn().block_until_ready(), lambda: None, batch, budget)
                     # Saved after every row: a step stopped by its time limit keeps what it measured.
                     _save("speed_jax.json", {"device": device, "results": results})
     return 0
@@ -197,14 +201,7 @@ def speed_official(configs, budget):
                         with torch.autocast(device, dtype=torch.bfloat16):
                             return model(a, c)
 
-                key = f"{net} {size}x{batch} {mode}"
-                try:
-                    rate = _rate(fn, sync, batch, budget)
-                except Exception as error:  # noqa: BLE001
-                    rate = repr(error)[:100]
-                results[key] = rate
-                print(f"  {key}: {rate if isinstance(rate, str) else round(rate, 1)} pairs/s",
-                      flush=True)
+                _measure(results, f"{net} {size}x{batch} {mode}", fn, sync, batch, budget)
     _save("speed_official.json", {"device": device, "results": results})
     return 0
 
