@@ -1,15 +1,23 @@
 """Command line: LPIPS between two images, two folders, or all pairs in one folder.
 
     python -m lpips_tf pair IMAGE0 IMAGE1 [--net alex] [--version 0.1] [--spatial_out map.png]
-    python -m lpips_tf dirs DIR0 DIR1 --out results.txt [--spatial_dir maps/]
-    python -m lpips_tf all-pairs DIR --out results.txt
+    python -m lpips_tf dirs DIR0 DIR1 --out results.txt [--spatial_dir maps/] [--batch_size 32]
+    python -m lpips_tf all-pairs DIR --out results.txt [--batch_size 32] [--n_boot 1000]
 
 Images are read as RGB (grayscale repeated, alpha dropped) and scaled to [-1, 1]. The two images of
 a pair must have the same size. Distances print with 6 decimals.
 
 `dirs` and `all-pairs` skip hidden files and folders, report each unreadable image or size mismatch
-on stderr and go on, write each distance as it is computed, and exit with status 1 when anything
-was skipped. Spatial maps are named after the full image name (`a.png_lpips.png`).
+on stderr and go on, and exit with status 1 when anything was skipped. Spatial maps are named after
+the full image name (`a.png_lpips.png`). A progress bar with pairs/s goes to stderr.
+
+`dirs` reads the matched pairs lazily, `--batch_size` same-size pairs per model call
+(`lpips_tf.batching.pair_batches`: at most 2 x batch_size images in memory), and writes each
+distance as it is computed, in name order. `all-pairs` reads each image once to find its size,
+then runs `lpips_tf.pairwise` per size group (one trunk pass per image, not one per pair; pixels
+read again batch by batch); pairs across sizes are reported as size mismatches. It writes the
+pairs in name order and a last line `mean over N pairs (std S, bootstrap 95% interval of the mean
+[L, H]): MEAN`, the interval from `lpips_tf.pairwise.diversity` (images resampled).
 """
 
 import argparse
