@@ -265,8 +265,9 @@ def cmd_all_pairs(args):
 
             def on_read(count, group_pairs=group_pairs, base=base, n=len(group), read=read):
                 # The work is one trunk pass per image: progress in pairs is that share of them.
-                read[0] += count
+                # Called when a batch is read, before its pass: the batches before it are done.
                 bar.update(base + group_pairs * read[0] // n)
+                read[0] += count
 
             images = LazyImages([os.path.join(args.dir, n) for n in group], *size, load_image,
                                 on_read)
