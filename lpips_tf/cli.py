@@ -1,19 +1,26 @@
 """Command line: LPIPS between two images, two folders, or all pairs in one folder.
 
     python -m lpips_tf pair IMAGE0 IMAGE1 [--net alex] [--version 0.1] [--spatial_out map.png]
-    python -m lpips_tf dirs DIR0 DIR1 --out results.txt [--spatial_dir maps/]
-    python -m lpips_tf all-pairs DIR --out results.txt
+    python -m lpips_tf dirs DIR0 DIR1 --out results.txt [--spatial_dir maps/] [--batch_size 32]
+    python -m lpips_tf all-pairs DIR --out results.txt [--batch_size 32] [--n_boot 1000]
 
 Images are read as RGB (grayscale repeated, alpha dropped) and scaled to [-1, 1]. The two images of
 a pair must have the same size. Distances print with 6 decimals.
 
 `dirs` and `all-pairs` skip hidden files and folders, report each unreadable image or size mismatch
-on stderr and go on, write each distance as it is computed, and exit with status 1 when anything
-was skipped. Spatial maps are named after the full image name (`a.png_lpips.png`).
+on stderr and go on, and exit with status 1 when anything was skipped. Spatial maps are named after
+the full image name (`a.png_lpips.png`). A progress bar with pairs/s goes to stderr.
+
+`dirs` reads the matched pairs lazily, `--batch_size` same-size pairs per model call
+(`lpips_tf.batching.pair_batches`: at most 2 x batch_size images in memory), and writes each
+distance as it is computed, in name order. `all-pairs` reads each image once to find its size,
+then runs `lpips_tf.pairwise` per size group (one trunk pass per image, not one per pair; pixels
+read again batch by batch); pairs across sizes are reported as size mismatches. It writes the
+pairs in name order and a last line `mean over N pairs (std S, bootstrap 95% interval of the mean
+[L, H]): MEAN`, the interval from `lpips_tf.pairwise.diversity` (images resampled).
 """
 
 import argparse
-import itertools
 import os
 import re
 import sys
@@ -32,6 +39,21 @@ def _add_model_flags(parser):
                              "path to a torchvision-format .pth state dict")
     parser.add_argument("--lin_weights", default="official",
                         help="'official' or a path to lin weights (.npz or official .pth)")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _add_batch_flag(parser, what):
+    parser.add_argument("--batch_size", type=_positive_int, default=32,
+                        help=f"{what} (default 32); memory grows with it")
 
 
 def _build_model(args, spatial):
@@ -63,21 +85,27 @@ def _keras_message(error):
     return " ".join(line for line in kept if line) or type(error).__name__
 
 
-def _distance(model, image0, image1, name0, name1):
-    """Distance (and map, for a spatial model) of one pair of (H, W, 3) arrays."""
+def _distances(model, images0, images1, names):
+    """Distances (and maps, for a spatial model) of one same-size batch, (k, H, W, 3) each."""
     import numpy as np
 
-    if image0.shape != image1.shape:
-        raise ValueError(f"{name0} is {image0.shape[1]}x{image0.shape[0]} but {name1} is "
-                         f"{image1.shape[1]}x{image1.shape[0]}: LPIPS compares images of the "
-                         f"same size; resize one of them first.")
     try:
-        out = np.asarray(model([image0[None], image1[None]]))
+        out = np.asarray(model([images0, images1]))
     except ValueError as error:  # e.g. an image under the trunk's minimum size
-        raise ValueError(f"{name0}, {name1}: {_keras_message(error)}") from None
+        raise ValueError(f"{', '.join(names)}: {_keras_message(error)}") from None
     if model.spatial:
-        return float(out.mean()), out[0, :, :, 0]
-    return float(out[0]), None
+        return out.mean(axis=(1, 2, 3), dtype=np.float64), out[..., 0]
+    return out.astype(np.float64), None
+
+
+def _distance(model, image0, image1, name0, name1):
+    """Distance (and map, for a spatial model) of one pair of (H, W, 3) arrays."""
+    from lpips_tf.batching import size_mismatch_message
+
+    if image0.shape != image1.shape:
+        raise ValueError(size_mismatch_message(name0, image0.shape, name1, image1.shape))
+    d, maps = _distances(model, image0[None], image1[None], (name0, name1))
+    return float(d[0]), None if maps is None else maps[0]
 
 
 def _map_name(name):
@@ -100,19 +128,38 @@ def cmd_pair(args):
     return 0
 
 
-def _progress(total):
-    import keras
-
-    return keras.utils.Progbar(total, unit_name="pair")
-
-
-def _skip(message):
+def _skip(bar, message):
     """Reports a skipped image or pair on stderr, on its own line, and goes on."""
-    print(f"\nskipped: {message}", file=sys.stderr)
+    bar.note(f"skipped: {message}")
+
+
+def _batch_results(model, batch, paths):
+    """(key, distance, map) per pair of a PairBatch, or (key, error, None) for a pair that fails.
+
+    One model call for the batch; if it raises (an image under the trunk's minimum size, say),
+    the pairs are retried one by one so that only the failing ones are skipped, by name.
+    """
+    single = len(batch.keys) == 1
+    try:
+        d, maps = _distances(model, batch.images0, batch.images1,
+                             paths(batch.keys[0]) if single else batch.keys)
+    except ValueError as error:
+        if single:
+            yield batch.keys[0], error, None
+            return
+        for k, key in enumerate(batch.keys):
+            yield from _batch_results(model, batch._replace(
+                keys=[key], images0=batch.images0[k:k + 1], images1=batch.images1[k:k + 1]),
+                paths)
+        return
+    for k, key in enumerate(batch.keys):
+        yield key, float(d[k]), None if maps is None else maps[k]
 
 
 def cmd_dirs(args):
+    from lpips_tf.batching import SkippedPair, pair_batches
     from lpips_tf.images import list_images, load_image, save_distance_map
+    from lpips_tf.progress import ProgressBar
 
     names0, names1 = list_images(args.dir0), set(list_images(args.dir1))
     common = [n for n in names0 if n in names1]
@@ -126,63 +173,155 @@ def cmd_dirs(args):
     # Outputs are checked before any computation.
     if args.spatial_dir:
         check_writable_dir(args.spatial_dir, "--spatial_dir folder")
+
+    def paths(name):
+        return os.path.join(args.dir0, name), os.path.join(args.dir1, name)
+
     with open_results(args.out) as results:
         model = _build_model(args, spatial=bool(args.spatial_dir))
-        done, skipped, bar = 0, 0, _progress(len(common))
-        for i, name in enumerate(common):
-            p0, p1 = os.path.join(args.dir0, name), os.path.join(args.dir1, name)
-            try:
-                d, distance_map = _distance(model, load_image(p0), load_image(p1), p0, p1)
-            except (ValueError, OSError) as error:
-                _skip(error)
+        done, skipped, bar = 0, 0, ProgressBar(len(common))
+        # Pairs are read lazily, batch_size at a time: memory stays bounded for any folder size.
+        for item in pair_batches(((n, *paths(n)) for n in common), load_image, args.batch_size):
+            if isinstance(item, SkippedPair):
+                _skip(bar, item.message)
                 skipped += 1
-            else:
-                results.write(f"{name}: {d:.6f}\n")
-                done += 1
-                if distance_map is not None:
-                    save_distance_map(os.path.join(args.spatial_dir, _map_name(name)),
-                                      distance_map)
-            bar.update(i + 1)
+                bar.add(1)
+                continue
+            for name, d, distance_map in _batch_results(model, item, paths):
+                if isinstance(d, Exception):
+                    _skip(bar, d)
+                    skipped += 1
+                else:
+                    results.write(f"{name}: {d:.6f}\n")  # line-buffered: on disk at once
+                    done += 1
+                    if distance_map is not None:
+                        save_distance_map(os.path.join(args.spatial_dir, _map_name(name)),
+                                          distance_map)
+                bar.add(1)
+            del item  # the next batch is read without this one still held
+        bar.close()
     print(f"{done} distances written to {args.out}" +
           (f"; {skipped} pair(s) skipped (see above)" if skipped else ""), file=sys.stderr)
     return 1 if skipped else 0
 
 
+def _size_groups(folder, names, min_size, bar_note):
+    """Reads every image once: {(H, W): [names]} of the readable ones, in name order, and the
+    number skipped. Pixels are not kept (pairwise reads them again batch by batch)."""
+    from lpips_tf.images import load_image
+
+    groups, skipped = {}, 0
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            height, width = load_image(path).shape[:2]
+        except (ValueError, OSError) as error:
+            bar_note(f"skipped: {error}")
+            skipped += 1
+            continue
+        if min(height, width) < min_size:
+            bar_note(f"skipped: {path} is {width}x{height}, under the trunk's minimum size of "
+                     f"{min_size} px; upsample it first.")
+            skipped += 1
+            continue
+        groups.setdefault((height, width), []).append(name)
+    return groups, skipped
+
+
 def cmd_all_pairs(args):
+    import numpy as np
+
+    from lpips_tf.batching import LazyImages
     from lpips_tf.images import list_images, load_image
+    from lpips_tf.pairwise import diversity, pairwise
+    from lpips_tf.progress import ProgressBar
 
     names = list_images(args.dir)
     if len(names) < 2:
         raise ValueError(f"{args.dir} holds {len(names)} image(s); all-pairs needs at least 2.")
     with open_results(args.out) as results:
         model = _build_model(args, spatial=False)
-        images, skipped = {}, 0
-        for n in names:
+        groups, skipped = _size_groups(args.dir, names, model.min_input_size,
+                                       lambda message: print(message, file=sys.stderr))
+        # Pairs are defined within one size: each size group goes through `pairwise` (one trunk
+        # pass per image, then a matrix product); pairs across sizes are size mismatches.
+        sizes = list(groups)
+        for i, a in enumerate(sizes):
+            for b in sizes[i + 1:]:
+                n_pairs = len(groups[a]) * len(groups[b])
+                print(f"skipped: {n_pairs} pair(s) of different sizes: {len(groups[a])} "
+                      f"image(s) of {a[1]}x{a[0]} ({groups[a][0]} ...) vs {len(groups[b])} of "
+                      f"{b[1]}x{b[0]} ({groups[b][0]} ...); LPIPS compares images of the same "
+                      f"size.", file=sys.stderr)
+                skipped += n_pairs
+        total = sum(len(g) * (len(g) - 1) // 2 for g in groups.values())
+        bar = ProgressBar(total)
+        condensed, position = {}, {}
+        for size, group in groups.items():
+            if len(group) < 2:
+                continue
+            group_pairs, base = len(group) * (len(group) - 1) // 2, bar.done
+            read = [0]
+
+            def on_read(count, group_pairs=group_pairs, base=base, n=len(group), read=read):
+                # The work is one trunk pass per image: progress in pairs is that share of them.
+                # Called when a batch is read, before its pass: the batches before it are done.
+                bar.update(base + group_pairs * read[0] // n)
+                read[0] += count
+
+            images = LazyImages([os.path.join(args.dir, n) for n in group], *size, load_image,
+                                on_read)
             try:
-                images[n] = load_image(os.path.join(args.dir, n))
-            except (ValueError, OSError) as error:
-                _skip(error)
-                skipped += 1
-        pairs = list(itertools.combinations([n for n in names if n in images], 2))
-        distances, bar = [], _progress(len(pairs))
-        for i, (a, b) in enumerate(pairs):
-            try:
-                d, _ = _distance(model, images[a], images[b], a, b)
-            except ValueError as error:
-                _skip(error)
-                skipped += 1
-            else:
-                distances.append(d)
-                results.write(f"{a}, {b}: {d:.6f}\n")
-            bar.update(i + 1)
+                condensed[size] = pairwise(model, images, batch_size=args.batch_size)
+            except ValueError as error:  # a file changed since it was read, say
+                bar.note(f"skipped: {group_pairs} pair(s) of {size[1]}x{size[0]} images: {error}")
+                skipped += group_pairs
+                continue
+            finally:
+                bar.update(base + group_pairs)
+            for k, name in enumerate(group):
+                position[name] = (size, k, len(group))
+        bar.close()
+        # In the order of the old per-pair loop: all pairs (i < j) of the readable names, sorted.
+        readable = [n for n in names if n in position]
+        distances = []
+        for i, a in enumerate(readable):
+            size, ia, n = position[a]
+            offset = ia * n - ia * (ia + 1) // 2 - ia - 1  # pdist index of (ia, jb) is offset + jb
+            for b in readable[i + 1:]:
+                if position[b][0] == size:
+                    d = float(condensed[size][offset + position[b][1]])
+                    distances.append(d)
+                    results.write(f"{a}, {b}: {d:.6f}\n")
         if distances:
-            mean = sum(distances) / len(distances)
-            results.write(f"mean over {len(distances)} pairs: {mean:.6f}\n")
+            stats = _summary(np.asarray(distances), condensed, args.n_boot, diversity)
+            results.write(f"mean over {len(distances)} pairs ({stats}): "
+                          f"{np.mean(distances):.6f}\n")
     if distances:
-        print(f"mean distance over {len(distances)} pairs: {mean:.6f} (all written to {args.out})")
+        print(f"mean distance over {len(distances)} pairs: {np.mean(distances):.6f} ({stats}); "
+              f"all written to {args.out}")
     if skipped:
         print(f"{skipped} image(s) or pair(s) skipped (see above)", file=sys.stderr)
     return 1 if skipped or not distances else 0
+
+
+def _summary(distances, condensed, n_boot, diversity):
+    """"std S, bootstrap 95% interval [L, H]" of the mean distance.
+
+    One size group: images are resampled (pairs sharing an image are not independent). Several:
+    the pairs are resampled, which gives a narrower interval than it should; said in the text.
+    """
+    std = float(distances.std(ddof=1)) if len(distances) > 1 else 0.0
+    text = f"std {std:.6f}"
+    if n_boot > 0:
+        if len(condensed) == 1:
+            stats, how = diversity(next(iter(condensed.values())), n_boot=n_boot), ""
+        else:
+            stats, how = diversity(distances, n_boot=n_boot, resample="pairs"), \
+                ", pairs resampled"
+        text += f", bootstrap 95% interval of the mean [{stats.ci_low:.6f}, {stats.ci_high:.6f}]" \
+                f"{how}"
+    return text
 
 
 def build_parser():
@@ -201,12 +340,16 @@ def build_parser():
     dirs.add_argument("dir1")
     dirs.add_argument("--out", "-o", default="lpips_results.txt", help="results file")
     dirs.add_argument("--spatial_dir", help="also save a distance map PNG per image here")
+    _add_batch_flag(dirs, "pairs per model call")
     _add_model_flags(dirs)
     dirs.set_defaults(func=cmd_dirs)
 
     all_pairs = sub.add_parser("all-pairs", help="distances between all pairs in one folder")
     all_pairs.add_argument("dir")
     all_pairs.add_argument("--out", "-o", default="lpips_pairs.txt", help="results file")
+    _add_batch_flag(all_pairs, "images per trunk call")
+    all_pairs.add_argument("--n_boot", type=int, default=1000,
+                           help="bootstrap resamples for the interval of the mean (0: none)")
     _add_model_flags(all_pairs)
     all_pairs.set_defaults(func=cmd_all_pairs)
     return parser

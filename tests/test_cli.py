@@ -96,3 +96,140 @@ def test_module_entry_point_runs(tmp_path, random_trunk_file):
         capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout.strip()) > 0
+
+
+# ------------------------------------------------------------------ batched folders (issue 8)
+
+
+def _write_png(path, array):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+
+
+def _per_pair(model, path0, path1):
+    from lpips_tf.images import load_image
+
+    return float(np.asarray(model([load_image(path0)[None], load_image(path1)[None]]))[0])
+
+
+def _results(path):
+    return {line.split(": ")[0]: float(line.split(": ")[1])
+            for line in path.read_text().splitlines() if not line.startswith("mean over")}
+
+
+@pytest.fixture(scope="module")
+def mixed_dirs(tmp_path_factory):
+    """Two folders of 9 same-named pairs: sizes 40x40 and 48x40 interleaved, a corrupt file in
+    the middle, and one pair whose two images differ in size."""
+    root = tmp_path_factory.mktemp("mixed")
+    rng = np.random.default_rng(8)
+    sizes = [(40, 40), (40, 40), (48, 40), (40, 40), (40, 40), (40, 40), (48, 40), (48, 40),
+             (40, 40)]
+    for i, size in enumerate(sizes):
+        for side in ("a", "b"):
+            _write_png(root / side / f"{i}.png", rng.integers(0, 256, size + (3,)))
+    (root / "a" / "4.png").write_text("not an image")              # bad file in the middle
+    _write_png(root / "b" / "6.png", rng.integers(0, 256, (40, 48, 3)))  # size mismatch
+    return root
+
+
+def test_dirs_batched_equals_unbatched_and_per_pair(capsys, tmp_path, mixed_dirs,
+                                                    random_trunk_file):
+    from lpips_tf.lpips_model import LPIPS
+
+    trunk = random_trunk_file("alex")
+    runs = {}
+    for batch_size in (1, 2, 32):
+        out = tmp_path / f"b{batch_size}.txt"
+        code, _, err = run_cli(["dirs", mixed_dirs / "a", mixed_dirs / "b", "-o", out,
+                                "--trunk_weights", trunk, "--batch_size", batch_size], capsys)
+        assert code == 1, err
+        assert f"{mixed_dirs / 'a' / '4.png'} is not a readable image" in err
+        assert "6.png is 40x48 but" in err and "2 pair(s) skipped" in err
+        assert "pairs/s" in err
+        # Input order, the bad and the mismatched pair left out.
+        assert [line.split(":")[0] for line in out.read_text().splitlines()] == \
+            [f"{i}.png" for i in (0, 1, 2, 3, 5, 7, 8)]
+        runs[batch_size] = _results(out)
+    model = LPIPS(net="alex", trunk_weights=trunk)
+    for name, d in runs[1].items():
+        expected = _per_pair(model, mixed_dirs / "a" / name, mixed_dirs / "b" / name)
+        for batch_size in (1, 2, 32):
+            assert abs(runs[batch_size][name] - expected) < 1e-5, (name, batch_size)
+
+
+def test_dirs_spatial_maps_batched(capsys, tmp_path, mixed_dirs, random_trunk_file):
+    maps = tmp_path / "maps"
+    out = tmp_path / "res.txt"
+    code, _, _ = run_cli(["dirs", mixed_dirs / "a", mixed_dirs / "b", "-o", out, "--spatial_dir",
+                          maps, "--trunk_weights", random_trunk_file("alex"), "--batch_size", 3],
+                         capsys)
+    assert code == 1
+    assert sorted(p.name for p in maps.iterdir()) == \
+        [f"{i}.png_lpips.png" for i in (0, 1, 2, 3, 5, 7, 8)]
+
+
+def test_dirs_reads_a_batch_at_a_time(capsys, tmp_path, monkeypatch, random_trunk_file):
+    import weakref
+
+    from lpips_tf import images
+
+    rng = np.random.default_rng(9)
+    for i in range(12):
+        for side in ("a", "b"):
+            _write_png(tmp_path / side / f"{i:02d}.png", rng.integers(0, 256, (40, 40, 3)))
+    out = tmp_path / "res.txt"
+    real_load = images.load_image
+    state = {"alive": 0, "max_alive": 0, "before_first_result": 0}
+
+    def counting_load(path, max_pixels=None):
+        image = real_load(path, max_pixels)
+        if not out.exists() or out.stat().st_size == 0:
+            state["before_first_result"] += 1
+        state["alive"] += 1
+        state["max_alive"] = max(state["max_alive"], state["alive"])
+        weakref.finalize(image, lambda: state.__setitem__("alive", state["alive"] - 1))
+        return image
+
+    monkeypatch.setattr(images, "load_image", counting_load)
+    batch_size = 2
+    code, _, err = run_cli(["dirs", tmp_path / "a", tmp_path / "b", "-o", out, "--trunk_weights",
+                            random_trunk_file("alex"), "--batch_size", batch_size], capsys)
+    assert code == 0, err
+    assert len(out.read_text().splitlines()) == 12
+    assert state["before_first_result"] <= 2 * batch_size, state
+    assert state["max_alive"] <= 2 * batch_size, state
+
+
+def test_all_pairs_equals_per_pair_calls_and_prints_mean_std(capsys, tmp_path,
+                                                             random_trunk_file):
+    from lpips_tf.lpips_model import LPIPS
+
+    rng = np.random.default_rng(10)
+    folder = tmp_path / "imgs"
+    for i in range(6):
+        _write_png(folder / f"{i}.png", rng.integers(0, 256, (40, 40, 3)))
+    _write_png(folder / "odd.png", rng.integers(0, 256, (48, 40, 3)))  # alone in its size
+    trunk = random_trunk_file("alex")
+    out = tmp_path / "pairs.txt"
+    code, stdout, err = run_cli(["all-pairs", folder, "-o", out, "--trunk_weights", trunk,
+                                 "--batch_size", 4], capsys)
+    assert code == 1 and "6 pair(s) of different sizes" in err
+    lines = out.read_text().splitlines()
+    names = [f"{i}.png" for i in range(6)]
+    expected_order = [f"{a}, {b}" for k, a in enumerate(names) for b in names[k + 1:]]
+    assert [line.split(":")[0] for line in lines[:-1]] == expected_order
+    model = LPIPS(net="alex", trunk_weights=trunk)
+    values = []
+    for line in lines[:-1]:
+        pair, value = line.split(": ")
+        a, b = pair.split(", ")
+        assert abs(float(value) - _per_pair(model, folder / a, folder / b)) < 1e-5, line
+        values.append(float(value))
+    assert lines[-1].startswith("mean over 15 pairs (std ")
+    assert abs(float(lines[-1].rsplit(":", 1)[1]) - np.mean(values)) < 1e-6
+    mean, std = np.mean(values), np.std(values, ddof=1)
+    assert f"mean distance over 15 pairs: {mean:.6f} (std {std:.6f}, bootstrap 95% interval" \
+        in stdout
