@@ -8,9 +8,12 @@ With the trunk frozen, LPIPS is linear in its lin weights:
 
 so a 2AFC triplet is fully described, for the lin layers, by two vectors of per-channel mean
 squared differences (ref vs p0 and ref vs p1; 1152 numbers each for alex, 1472 for vgg, 1984 for
-squeeze). One pass over the data stores them; every epoch after that is a tiny `model.fit` over the
-vectors. The cache is an `.npz` keyed by a fingerprint of the trunk weights, the input scaling, the
-dtype policy, the file list (paths, sizes, modification times), the judgments and the load size:
+squeeze; with `taps`, only the selected taps' channels, e.g. 896 for alex's first 4, 192 for
+vgg's first 2). The cosine distance (no lin layers) is the plain sum of the same vector, so
+cosine variants train their judgment network on it too, with a fixed kernel of ones. One pass over the data stores them; every epoch after that is a tiny `model.fit` over the
+vectors. The cache is an `.npz` keyed by a fingerprint of the trunk weights, the selected taps
+(two tap selections can share every trunk weight: alex's first 3 taps and (conv1, conv3)), the
+input scaling, the dtype policy, the file list (paths, sizes, modification times), the judgments and the load size:
 change any of them and the statistics are recomputed.
 
 Training (`train.py --cached_stats`, `TrainConfig(cached_stats=True)`): `build_cached_2afc_model`
@@ -65,7 +68,7 @@ def fingerprint(model, index, load_size):
     digest = hashlib.sha256()
     meta = {"format": CACHE_FORMAT, "net": model.net, "input_scaling": model.input_scaling,
             "dtype": model.dtype_policy.name, "load_size": int(load_size),
-            "subsets": list(index.subsets)}
+            "subsets": list(index.subsets), "taps": list(model.taps)}
     digest.update(json.dumps(meta, sort_keys=True).encode())
     _hash_trunk(model, digest)
     for column in (index.ref, index.p0, index.p1):
@@ -84,6 +87,9 @@ def _triplet_stats_fn(model):
     def stats(ref, p0, p1):
         n = tf.shape(ref)[0]
         features = model.trunk(model.scaling(tf.concat([ref, p0, p1], axis=0)), training=False)
+        # A trunk cut after one tap may return a bare tensor rather than a list of one.
+        if not isinstance(features, (list, tuple)):
+            features = [features]
         s0, s1 = [], []
         for f in features:
             f = tf.cast(model.normalization(f), tf.float32)
@@ -117,7 +123,8 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
     path = None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
-        path = os.path.join(cache_dir, f"stats_{model.net}_{key[:20]}.npz")
+        # The tap count in the name is for people browsing the cache; the key decides.
+        path = os.path.join(cache_dir, f"stats_{model.net}{len(model.taps)}_{key[:20]}.npz")
         if os.path.exists(path):
             with np.load(path) as data:
                 if str(data["fingerprint"]) == key and int(data["format"]) == CACHE_FORMAT:
@@ -213,7 +220,7 @@ STATS_KEYS = ("s0", "s1")
 
 def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta_1=0.5,
                             beta_2=0.999, hidden_units=32, initial_lin_weights=None, compile=True,
-                            name="lpips_cached_2afc"):
+                            name="lpips_cached_2afc", fixed_sum=False):
     """The 2AFC model of `lpips_tf.training.judgment.build_2afc_model`, on cached statistics.
 
     Inputs {"s0", "s1"}: (N, sum(channels)) statistics of (ref, p0) and (ref, p1). One shared
@@ -233,17 +240,24 @@ def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta
         (see `CachedLin`).
       compile: compile with Adam and `judgment_loss`.
       name: model name.
+      fixed_sum: the cosine distance: a frozen kernel of ones (d = sum of the statistics), so
+        only the judgment network trains. `initial_lin_weights` and `dropout_rate` must be unset.
 
     Returns:
       A `TwoAFCModel`.
     """
     total = sum(int(c) for c in channels)
+    if fixed_sum and (initial_lin_weights is not None or dropout_rate):
+        raise ValueError("fixed_sum (the cosine distance) has no lin weights to start from or "
+                         "to drop out.")
     inputs = {key: keras.Input(shape=(total,), name=key, dtype="float32") for key in STATS_KEYS}
     # With given weights, a zeros initializer: it draws no seed, so the judgment network below
-    # gets the same initial weights as in `build_2afc_model` after the same draws.
+    # gets the same initial weights as in `build_2afc_model` after the same draws. "ones" (the
+    # cosine sum) draws none either.
     lin = CachedLin(channels, dropout_rate,
-                    kernel_initializer=None if initial_lin_weights is None else "zeros",
-                    name="lin")
+                    kernel_initializer="ones" if fixed_sum else
+                    None if initial_lin_weights is None else "zeros",
+                    name="lin", trainable=not fixed_sum)
     d0 = lin(inputs["s0"])
     d1 = lin(inputs["s1"])
     model = assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_units,
