@@ -202,3 +202,31 @@ def test_train_with_taps_flag_on_cached_statistics(dataset, random_trunk_file, t
     x = np.linspace(-1, 1, 2 * 64 * 64 * 3, dtype=np.float32).reshape(2, 64, 64, 3)
     np.testing.assert_allclose(np.asarray(cos([x, x[::-1]])),
                                np.asarray(reference([x, x[::-1]])), rtol=1e-6)
+
+
+def test_evaluate_official_names_with_taps_and_one_line_per_subset(dataset, random_trunk_file,
+                                                                   capsys):
+    """`alex-cos:taps=2` / `alex:taps=conv1+conv3` in evaluate, with one progress line per subset
+    when stdout is not a terminal (pytest's capture is not one)."""
+    from lpips_tf import evaluation
+
+    trunk = random_trunk_file("alex")
+    variants = evaluation.resolve_variants(["alex-cos:taps=2", "alex:taps=conv1+conv3"],
+                                           trunk_weights=trunk, baselines=False)
+    res = evaluation.evaluate(dataset, variants, sets="2afc/val/traditional", batch_size=25,
+                              n_boot=20, progress=True)
+    out = capsys.readouterr().out
+    assert out.count("2afc val/traditional (50 triplets): 2 batches in") == 1, out
+    assert "\r" not in out
+    d0 = res["_details"]["2afc"]["traditional"]["alex-cos:taps=2"]["d0"]
+    from lpips_tf.data import bapps
+
+    index = bapps.index_2afc(dataset, ["val/traditional"]).select("val/traditional")
+    images = next(iter(bapps.twoafc_dataset(index, load_size=64, batch_size=5)))[0]
+    reference = lpips_tf.LPIPS(net="alex", lpips=False, trunk_weights=trunk, taps=2)
+    np.testing.assert_allclose(d0[:5], np.asarray(reference([images["ref"], images["p0"]])),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="taps=9: the alex trunk has 5 taps"):
+        evaluation.resolve_variants(["alex:taps=9"], trunk_weights=trunk)
+    with pytest.raises(ValueError, match=":taps=K"):
+        evaluation.resolve_variants(["alex:layers=2"], trunk_weights=trunk)
