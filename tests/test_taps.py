@@ -87,10 +87,11 @@ def test_taps_model_saves_and_exports_with_the_same_distances(tmp_path, rng):
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_cached_statistics_of_selected_taps(dataset):
+def test_cached_statistics_of_selected_taps(dataset, tmp_path):
     """The statistics of taps=k are the first columns of the full model's, their dot product
-    with the lin weights is the distance, and the cache key tells tap selections apart that
-    share every trunk weight (first 3 taps vs conv1, conv3)."""
+    with the lin weights is the distance, the cache key tells tap selections apart that share
+    every trunk weight (first 3 taps vs conv1, conv3), and a cached deeper model serves a
+    shallower one with the same trunk weights."""
     from lpips_tf.data import bapps
     from lpips_tf.training.cached_stats import compute_triplet_stats, fingerprint
 
@@ -101,6 +102,16 @@ def test_cached_statistics_of_selected_taps(dataset):
     four.trunk.set_weights(full.trunk.get_weights()[:len(four.trunk.get_weights())])
     s_full = compute_triplet_stats(full, index, load_size=64, verbose=0)
     s_four = compute_triplet_stats(four, index, load_size=64, verbose=0)
+    assert fingerprint(four, index, 64) == fingerprint(full, index, 64, taps=4)
+    cache = str(tmp_path / "cache")
+    assert not compute_triplet_stats(full, index, 64, cache_dir=cache, verbose=0)["from_cache"]
+    served = compute_triplet_stats(four, index, 64, cache_dir=cache, verbose=0)
+    assert served["from_cache"] and served["cache_file"].endswith(".npz")
+    assert "stats_alex5_" in served["cache_file"]
+    np.testing.assert_array_equal(served["s0"], s_full["s0"][:, :896])
+    # Other trunk weights: the alias does not apply.
+    other = lpips_tf.LPIPS(net="alex", trunk_weights=None, taps=4)
+    assert not compute_triplet_stats(other, index, 64, cache_dir=cache, verbose=0)["from_cache"]
     assert s_four["s0"].shape == (len(index), sum(four.channels)) == (len(index), 896)
     np.testing.assert_allclose(s_four["s0"], s_full["s0"][:, :896], rtol=1e-5, atol=1e-7)
     images = next(iter(bapps.twoafc_dataset(index, load_size=64, batch_size=4)))[0]
