@@ -526,14 +526,16 @@ def _cell(value, ci):
     return f"{100 * value:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
-def _marks(report):
-    """The title suffix every output carries: synthetic data, random trunks."""
+def _marks(report, nets=None):
+    """The title suffix every plot carries: synthetic data, random trunks (of `nets`, default
+    all), on a line of its own so that it is not cut off."""
     marks = []
     if report["synthetic"]:
         marks.append("SYNTHETIC DATA: simulated observers")
     for net in report["random_trunks"]:
-        marks.append(f"random {_NET_TITLES[net]} weights")
-    return f" ({'; '.join(marks)})" if marks else ""
+        if nets is None or net in nets:
+            marks.append(f"random {_NET_TITLES[net]} weights")
+    return f"\n({'; '.join(marks)})" if marks else ""
 
 
 def format_report_markdown(report):
@@ -604,15 +606,15 @@ def plot_report(report, report_dir, run_dirs):
 
     from lpips_tf.training.plots import plot_history
 
-    marks = _marks(report)
     paths = {}
     best = report["best_model"]
     rows = {r["variant"]: r for r in report["models"]}
     if best:
+        marks = _marks(report, nets=[rows[best]["net"]] if rows[best]["random_trunk"] else [])
         # plot_history names its files accuracy.png / loss.png: draw in a scratch folder, move.
         scratch = os.path.join(report_dir, ".plots")
         os.makedirs(scratch, exist_ok=True)
-        plot_history(rows[best]["history"], scratch, f"Best model, {best}{marks}",
+        plot_history(rows[best]["history"], scratch, f"Best model: {best}{marks}",
                      marked_epoch=rows[best]["saved_epoch"])
         for kind, fname in (("accuracy", "accuracy_best_model.png"),
                             ("loss", "loss_best_model.png")):
@@ -625,7 +627,7 @@ def plot_report(report, report_dir, run_dirs):
         ax.plot([h["epoch"] + 1 for h in history],
                 [100 * h.get("val_two_afc", float("nan")) for h in history],
                 "--" if "cos" in name else "-", marker="o", markersize=3, label=name)
-    ax.set_title(f"Validation 2AFC per epoch{marks}", fontsize=9)
+    ax.set_title(f"Validation 2AFC per epoch{_marks(report)}", fontsize=10)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation 2AFC score (%)")
     ax.xaxis.get_major_locator().set_params(integer=True)

