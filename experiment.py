@@ -26,60 +26,78 @@ and no VGG16 weights (simulated observers, NOT human judgments; labelled so in e
 See README.md ("The seed experiment") for measured times.
 """
 
+import argparse
 import os
 import sys
 
-from absl import app
-from absl import flags
-from absl import logging
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "Dataset root in the BAPPS layout (2afc/ and jnd/).")
-flags.DEFINE_string("out_dir", "outputs/seed_experiment",
-                    "Output root: runs/<variant>/ (train.py folders) and report/.")
-flags.DEFINE_string("trunk_weights", "torchvision",
-                    'Pretrained trunks: "torchvision" (download once), "random" (none: random '
-                    'weights, labelled so), a path, or per net "alex=PATH,vgg=random".')
-flags.DEFINE_list("models", None, "Subset of the models (default: all): vgg2-cos, vgg2-lin, "
-                  "alex4-cos, alex4-lin, vgg-rand-cos, alex-lin, vgg-lin.")
-flags.DEFINE_integer("epochs", 5, "Epochs at the constant learning rate.")
-flags.DEFINE_integer("epochs_decay", 5, "Further epochs of linear decay to 0.")
-flags.DEFINE_float("lr", 1e-4, "Initial learning rate (Adam; the paper's 1e-4 is tuned for "
-                   "BAPPS' 151k triplets, use 1e-2 for a 2000-triplet synthetic set).")
-flags.DEFINE_integer("batch_size", 50, "Batch size (training and evaluation).")
-flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch, for quick runs.")
-flags.DEFINE_integer("seed", 0, "Seed of initialisation, data order and bootstrap.")
-flags.DEFINE_integer("load_size", 64, "Patches are resized to load_size x load_size.")
-flags.DEFINE_list("train_sets", None, "2AFC training subsets (default: every train subset).")
-flags.DEFINE_list("val_sets", None, "2AFC validation subsets (default: every val subset).")
-flags.DEFINE_string("sets", "all", 'Evaluation sets, as evaluate.py --sets.')
-flags.DEFINE_integer("n_boot", 1000, "Bootstrap resamples for intervals and claims.")
-flags.DEFINE_bool("save_judgment_model", True, "Also save each run's judgment_model.keras.")
+
+def _parser():
+    # argparse rather than absl flags: absl's global flag registry refuses two scripts defining
+    # --data_dir in one process (a test importing train.py and this script).
+    p = argparse.ArgumentParser(prog="python experiment.py", description=(
+        "The seed brief's comparison: train its models, evaluate them, write one report."))
+    p.add_argument("--data_dir", help="Dataset root in the BAPPS layout (2afc/ and jnd/).")
+    p.add_argument("--out_dir", default="outputs/seed_experiment",
+                   help="Output root: runs/<variant>/ (train.py folders) and report/.")
+    p.add_argument("--trunk_weights", default="torchvision",
+                   help='Pretrained trunks: "torchvision" (download once), "random" (random '
+                        'weights, labelled so), a path, or per net "alex=PATH,vgg=random".')
+    p.add_argument("--models", default=None, help="Comma-separated subset of the models "
+                   "(default: all): vgg2-cos, vgg2-lin, alex4-cos, alex4-lin, vgg-rand-cos, "
+                   "alex-lin, vgg-lin.")
+    p.add_argument("--epochs", type=int, default=5, help="Epochs at the constant learning rate.")
+    p.add_argument("--epochs_decay", type=int, default=5,
+                   help="Further epochs of linear decay to 0.")
+    p.add_argument("--lr", type=float, default=1e-4,
+                   help="Initial learning rate (Adam; the paper's 1e-4 is tuned for BAPPS' 151k "
+                        "triplets, use 1e-2 for a 2000-triplet synthetic set).")
+    p.add_argument("--batch_size", type=int, default=50,
+                   help="Batch size (training and evaluation).")
+    p.add_argument("--steps_per_epoch", type=int, default=None,
+                   help="Cap on steps per epoch, for quick runs.")
+    p.add_argument("--seed", type=int, default=0,
+                   help="Seed of initialisation, data order and bootstrap.")
+    p.add_argument("--load_size", type=int, default=64,
+                   help="Patches are resized to load_size x load_size.")
+    p.add_argument("--train_sets", default=None,
+                   help="2AFC training subsets, comma-separated (default: every train subset).")
+    p.add_argument("--val_sets", default=None,
+                   help="2AFC validation subsets, comma-separated (default: every val subset).")
+    p.add_argument("--sets", default="all", help="Evaluation sets, as evaluate.py --sets.")
+    p.add_argument("--n_boot", type=int, default=1000,
+                   help="Bootstrap resamples for intervals and claims.")
+    p.add_argument("--save_judgment_model", type=lambda v: v.lower() in ("1", "true", "yes"),
+                   default=True, help="Also save each run's judgment_model.keras (true/false).")
+    return p
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if not FLAGS["verbosity"].present:
-        # TensorFlow's INFO lines (SavedModel writing, ...) drown the progress.
-        logging.set_verbosity(logging.WARNING)
-    if not FLAGS.data_dir:
+def _list(value):
+    return None if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if not args.data_dir:
         print("error: --data_dir is required: the folder holding 2afc/ (and jnd/) in the BAPPS "
               "layout. For an offline stand-in: python -m lpips_tf.data.synthetic --out DIR",
               file=sys.stderr)
         return 2
+    from absl import logging
+
+    # TensorFlow's INFO lines (SavedModel writing, ...) drown the progress.
+    logging.set_verbosity(logging.WARNING)
     from lpips_tf import experiment, training
     from lpips_tf.data.bapps import DataError
 
     config = experiment.ExperimentConfig(
-        data_dir=FLAGS.data_dir, out_dir=FLAGS.out_dir, trunk_weights=FLAGS.trunk_weights,
-        models=tuple(FLAGS.models or experiment.MODEL_NAMES), epochs=FLAGS.epochs,
-        epochs_decay=FLAGS.epochs_decay, lr=FLAGS.lr, batch_size=FLAGS.batch_size,
-        steps_per_epoch=FLAGS.steps_per_epoch, seed=FLAGS.seed, load_size=FLAGS.load_size,
-        train_sets=FLAGS.train_sets, val_sets=FLAGS.val_sets, eval_sets=FLAGS.sets,
-        n_boot=FLAGS.n_boot, save_judgment_model=FLAGS.save_judgment_model)
+        data_dir=args.data_dir, out_dir=args.out_dir, trunk_weights=args.trunk_weights,
+        models=_list(args.models) or experiment.MODEL_NAMES, epochs=args.epochs,
+        epochs_decay=args.epochs_decay, lr=args.lr, batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch, seed=args.seed, load_size=args.load_size,
+        train_sets=_list(args.train_sets), val_sets=_list(args.val_sets), eval_sets=args.sets,
+        n_boot=args.n_boot, save_judgment_model=args.save_judgment_model)
     try:
         experiment.run_experiment(config, log=lambda line: print(line, flush=True))
     except (FileNotFoundError, FileExistsError, ValueError, DataError,
@@ -91,4 +109,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    sys.exit(main())

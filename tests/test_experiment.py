@@ -130,25 +130,19 @@ def finished(tiny_dataset, tmp_path_factory):
     import io
 
     import experiment as script
-    from absl import flags
 
     out = tmp_path_factory.mktemp("seed_experiment")
     # The four models the claims compare. vgg-rand-cos and the full-depth references go through
     # the same code with a deeper trunk, and saving and tracing a full VGG16 would double the
     # test's time; the measured README run has all seven.
     models = "vgg2-cos,vgg2-lin,alex4-cos,alex4-lin"
-    argv = ["experiment.py", "--data_dir", tiny_dataset, "--out_dir", str(out),
+    argv = ["--data_dir", tiny_dataset, "--out_dir", str(out),
             "--trunk_weights", "random", "--models", models, "--epochs", "1", "--epochs_decay",
             "1", "--steps_per_epoch", "1", "--batch_size", "20", "--load_size", "32",
-            "--n_boot", "100", "--save_judgment_model=false", "--lr", "1e-2"]
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(argv)
+            "--n_boot", "100", "--save_judgment_model", "false", "--lr", "1e-2"]
     stdout = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(stdout):
-            code = script.main(["experiment.py"])
-    finally:
-        flags.FLAGS.unparse_flags()
+    with contextlib.redirect_stdout(stdout):
+        code = script.main(argv)
     return {"out": out, "code": code, "log": stdout.getvalue(), "models": models.split(","),
             "data": tiny_dataset}
 
@@ -247,3 +241,18 @@ def test_second_run_skips_finished_models_and_refuses_changed_ones(finished):
     with pytest.raises(training.ConfigError, match=r"holds a finished run with other settings "
                                                    r"\(saved, now\): \{'lr': \(0.01, 0.001\)\}"):
         experiment.run_experiment(config, log=lines.append)
+
+
+def test_command_errors_are_one_line(tiny_dataset, tmp_path, capsys):
+    import experiment as script
+
+    assert script.main(["--data_dir", tiny_dataset, "--out_dir", str(tmp_path), "--models",
+                        "alex9-lin"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: models must be among vgg2-cos, vgg2-lin") and err.count("\n") == 1
+    assert script.main(["--data_dir", tiny_dataset, "--out_dir", str(tmp_path),
+                        "--trunk_weights", "squeeze=x.pth"]) == 2
+    assert 'must look like "alex=PATH,vgg=random"' in capsys.readouterr().err
+    assert script.main(["--data_dir", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
