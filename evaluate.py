@@ -17,6 +17,8 @@ Variants (--variants, comma-separated):
   alex, vgg, squeeze       official LPIPS v0.1 (authors' lin weights)
   alex-cos, vgg-cos, ...   the plain deep-feature distance (no lin layers)
   alex-v0.0, ...           version 0.0
+  alex:taps=4, vgg-cos:taps=2, alex:taps=conv1+conv3
+                           only these trunk taps (official lin weights reduced to them)
   <out_dir>/<variant>      a folder written by train.py (model.keras or saved_model/)
   l2, ssim                 baselines in Lab; always added unless --no_baselines
 
@@ -52,7 +54,8 @@ flags.DEFINE_integer("load_size", 64, "Patches are resized to load_size x load_s
 flags.DEFINE_integer("batch_size", 50, "Triplets or pairs per batch.")
 flags.DEFINE_integer("n_boot", 1000, "Bootstrap resamples for the confidence intervals.")
 flags.DEFINE_integer("seed", 0, "Seed of the bootstrap.")
-flags.DEFINE_bool("progress", True, "Show a progress bar per subset.")
+flags.DEFINE_bool("progress", True, "Show a progress bar per subset (one line per subset when "
+                  "stdout is not a terminal).")
 flags.mark_flag_as_required("data_dir")
 
 

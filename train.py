@@ -81,10 +81,16 @@ flags.DEFINE_string("version", "0.1", "LPIPS version of the distance (input scal
 flags.DEFINE_bool("save_judgment_model", True, "Also save the full 2AFC model (distance + G + "
                   "optimizer) as judgment_model.keras.")
 flags.DEFINE_bool("overwrite", False, "Replace a finished (or different) run in the output folder.")
-flags.DEFINE_integer("verbose", 1, "Keras progress: 1 = progress bar, 2 = one line per epoch.")
+flags.DEFINE_string("verbose", "auto", "Keras progress: 1 = progress bar, 2 = one line per epoch, "
+                    "0 = silent; auto = 1 on a terminal, 2 when stdout is a file or a pipe.")
+flags.DEFINE_string("taps", None, "Trunk taps the distance reads: k for the first k (vgg-lin "
+                    "--taps 2 reads block1_conv2, block2_conv2), or names like conv1,conv3; "
+                    "default: all (the variant's own for vgg2-*/alex4-*). The run goes to "
+                    "<out_dir>/<variant>-taps<k>/.")
 flags.DEFINE_bool("cached_stats", False,
-                  "Train on cached per-channel statistics (*-lin variants only: the trunk is "
-                  "frozen, so the distance is linear in the lin weights). One trunk pass over the "
+                  "Train on cached per-channel statistics (frozen-trunk variants: *-lin, whose "
+                  "distance is linear in the lin weights, and *-cos, whose distance is the plain "
+                  "sum of the statistics; not *-tune/*-scratch). One trunk pass over the "
                   "training and validation triplets stores each pair's per-channel mean squared "
                   "differences (1152 numbers for alex, 1472 for vgg) in --stats_cache_dir; every "
                   "epoch is then a tiny fit over those vectors, with the same judgment network, "
@@ -105,6 +111,8 @@ flags.DEFINE_string("stats_cache_dir", None,
 def _list_variants():
     for name, variant in training.VARIANTS.items():
         print(f"{name:14s} {variant.description}")
+    print("The seed brief's whole comparison (vgg2-*, alex4-*, vgg-rand-cos, evaluation, report) "
+          "is one command: python experiment.py --data_dir D --out_dir R")
 
 
 def main(argv):
@@ -129,6 +137,13 @@ def main(argv):
     trunk_weights = FLAGS.trunk_weights
     if trunk_weights.lower() == "none":
         trunk_weights = None
+    verbose = FLAGS.verbose
+    if verbose != "auto":
+        if verbose not in ("0", "1", "2"):
+            print(f"error: --verbose must be 0, 1, 2 or auto. Received: {verbose!r}",
+                  file=sys.stderr)
+            return 2
+        verbose = int(verbose)
     config = training.TrainConfig(
         data_dir=FLAGS.data_dir, variant=FLAGS.variant, train_sets=FLAGS.train_sets,
         val_sets=FLAGS.val_sets, trunk_weights=trunk_weights, epochs=FLAGS.epochs,
@@ -137,8 +152,9 @@ def main(argv):
         out_dir=FLAGS.out_dir, strategy=FLAGS.strategy, seed=FLAGS.seed,
         steps_per_epoch=FLAGS.steps_per_epoch, version=FLAGS.version, select=FLAGS.select,
         save_judgment_model=FLAGS.save_judgment_model, overwrite=FLAGS.overwrite,
-        verbose=FLAGS.verbose, cached_stats=FLAGS.cached_stats,
-        cached_dropout=FLAGS.cached_dropout, stats_cache_dir=FLAGS.stats_cache_dir)
+        verbose=verbose, cached_stats=FLAGS.cached_stats,
+        cached_dropout=FLAGS.cached_dropout, stats_cache_dir=FLAGS.stats_cache_dir,
+        taps=FLAGS.taps)
     from lpips_tf.outputs import OutputError, check_writable_dir
 
     try:

@@ -38,7 +38,10 @@ __all__ = [
 
 SYNTHETIC_WARNING = "SYNTHETIC DATA: judgments are simulated observers, NOT human judgments"
 NETS = ("alex", "vgg", "squeeze")
-_OFFICIAL = re.compile(r"^(alex|vgg|squeeze)(?:-(lin|cos|base|baseline))?(?:-v?(0\.0|0\.1))?$")
+# "alex", "vgg-cos", "squeeze-v0.0", and with a tap selection "alex:taps=4", "alex-cos:taps=conv1+conv3"
+# ("+" joins tap names: commas already separate the variants on the command line).
+_OFFICIAL = re.compile(r"^(alex|vgg|squeeze)(?:-(lin|cos|base|baseline))?(?:-v?(0\.0|0\.1))?"
+                       r"(?::taps=([A-Za-z0-9_+]+))?$")
 
 
 def _l2(x0, x1):
@@ -98,12 +101,16 @@ def _official(match, trunk_weights):
     import lpips_tf
 
     net, kind, version = match.group(1), match.group(2) or "lin", match.group(3) or "0.1"
+    taps = match.group(4)
+    if taps is not None:
+        taps = int(taps) if taps.isdigit() else taps.split("+")
     lin = kind == "lin"
     if isinstance(trunk_weights, dict):  # per-net sources, e.g. {"alex": path, "squeeze": path}
         trunk_weights = trunk_weights.get(net, "torchvision")
+    # With taps, the official lin weights are reduced to the selected taps (see lpips_tf.LPIPS).
     model = lpips_tf.LPIPS(
         net=net, version=version, lpips=lin, spatial=False, trunk_weights=trunk_weights,
-        lin_weights="official" if lin else None,
+        lin_weights="official" if lin else None, taps=taps,
     )
     return model_distance_fn(model)
 
@@ -115,7 +122,9 @@ def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
       specs: list (or comma-separated string) of
         * official pretrained variants: "alex", "vgg", "squeeze" (LPIPS with
           the authors' lin weights), "-cos" / "-base" for the plain
-          deep-feature distance ("alex-cos"), "-v0.0" for version 0.0;
+          deep-feature distance ("alex-cos"), "-v0.0" for version 0.0, and
+          ":taps=K" (the first K trunk taps) or ":taps=conv1+conv3" (named taps) for a
+          distance over fewer layers ("alex-cos:taps=4");
         * "l2", "ssim": the baselines;
         * a path to a train.py output folder (`model.keras` or
           `saved_model/` inside) or to a .keras file; named by its folder;
@@ -149,8 +158,8 @@ def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
             name, fn = spec, _official(_OFFICIAL.match(spec), trunk_weights)
         else:
             raise ValueError(
-                "A variant must be an official name (alex, vgg, squeeze, optionally with -cos and "
-                "-v0.0), l2, ssim, or an existing path to a train.py output folder. "
+                "A variant must be an official name (alex, vgg, squeeze, optionally with -cos, "
+                "-v0.0 and :taps=K), l2, ssim, or an existing path to a train.py output folder. "
                 f"Received: {spec!r}"
             )
         resolved.append((name, fn, from_path))
@@ -229,8 +238,22 @@ def _key(subset):
 
 
 def _progress(target, name, enabled):
+    """A per-batch progress bar on a terminal; one line per subset when stdout is a file or a pipe
+    (a bar's carriage returns would fill a log with one line per update)."""
     if not enabled:
         return lambda step: None
+    import sys
+
+    isatty = getattr(sys.stdout, "isatty", None)
+    if not (isatty and isatty()):
+        start = time.perf_counter()
+
+        def line(step):
+            if step == target:
+                print(f"{name}: {target} batches in {time.perf_counter() - start:.1f} s",
+                      flush=True)
+
+        return line
     import keras
 
     print(name)

@@ -31,7 +31,10 @@ def test_stats_reproduce_distances_and_cache(small_dataset, random_trunk_file, t
     np.testing.assert_allclose(stats["s1"] @ w, np.asarray(model([images["ref"], images["p1"]])),
                                rtol=1e-5)
     np.testing.assert_array_equal(stats["judge"], np.asarray(judge))
-    assert len(os.listdir(tmp_path)) == 1
+    # One statistics file, and an alias per shorter prefix of the taps (see test_taps.py).
+    files = sorted(os.listdir(tmp_path))
+    assert sum(f.endswith(".npz") for f in files) == 1
+    assert sum(f.endswith(".alias.json") for f in files) == 4, files
 
     # A second call reads the cache.
     again = compute_triplet_stats(model, index, load_size=48, cache_dir=str(tmp_path), verbose=1)
@@ -170,7 +173,8 @@ def test_second_cached_run_reads_the_cache_through_the_cli(cached_and_end_to_end
 
     cache_dir = cached_and_end_to_end["out"] / "cached" / ".stats_cache"
     files = sorted(os.listdir(cache_dir))
-    assert len(files) == 2  # train and val
+    # Train and val, each with an alias per shorter prefix of alex's 5 taps.
+    assert sum(f.endswith(".npz") for f in files) == 2 and len(files) == 2 + 2 * 4, files
     mtimes = [os.stat(cache_dir / f).st_mtime_ns for f in files]
     out_dir = cached_and_end_to_end["out"] / "cli"
     code = run_train_main("--data_dir", train_dataset, "--train_sets", TRAIN, "--val_sets", VAL,
@@ -198,23 +202,24 @@ def test_second_cached_run_reads_the_cache_through_the_cli(cached_and_end_to_end
 def test_cached_stats_is_refused_where_it_does_not_apply(train_dataset, tmp_path, capsys):
     from lpips_tf import training
 
-    for variant, reason in (("alex-cos", "has no lin layers"),
-                            ("alex-tune", "trains its trunk"),
-                            ("vgg-scratch", "trains its trunk")):
+    for variant in ("alex-tune", "vgg-scratch"):
         with pytest.raises(training.ConfigError,
-                           match=rf"cached_stats needs a frozen pretrained trunk with lin layers "
-                                 rf"\(a \*-lin variant: alex-lin, squeeze-lin, vgg-lin\); "
-                                 rf"{variant} {reason}"):
+                           match=rf"cached_stats needs a frozen trunk \(any variant but "
+                                 rf"alex-scratch, alex-tune, vgg-scratch, vgg-tune\); "
+                                 rf"{variant} trains its trunk"):
             training.train(_config(train_dataset, None, tmp_path, variant=variant,
                                    cached_stats=True))
+    with pytest.raises(training.ConfigError, match="alex-cos is a cosine distance"):
+        training.train(_config(train_dataset, None, tmp_path, variant="alex-cos",
+                               cached_stats=True, cached_dropout=0.2))
     with pytest.raises(training.ConfigError, match="default strategy only"):
         training.train(_config(train_dataset, None, tmp_path, cached_stats=True,
                                strategy="mirrored"))
     with pytest.raises(training.ConfigError, match="applies only with cached_stats=True"):
         training.train(_config(train_dataset, None, tmp_path, cached_dropout=0.2))
-    assert run_train_main("--data_dir", train_dataset, "--variant", "alex-cos", "--cached_stats",
+    assert run_train_main("--data_dir", train_dataset, "--variant", "alex-tune", "--cached_stats",
                        "--out_dir", str(tmp_path)) == 2
-    assert "alex-cos has no lin layers" in capsys.readouterr().err
+    assert "alex-tune trains its trunk" in capsys.readouterr().err
     assert run_train_main("--data_dir", train_dataset, "--cached_stats", "--dropout", "0.5",
                        "--out_dir", str(tmp_path)) == 2
     assert "use --cached_dropout" in capsys.readouterr().err

@@ -8,10 +8,17 @@ With the trunk frozen, LPIPS is linear in its lin weights:
 
 so a 2AFC triplet is fully described, for the lin layers, by two vectors of per-channel mean
 squared differences (ref vs p0 and ref vs p1; 1152 numbers each for alex, 1472 for vgg, 1984 for
-squeeze). One pass over the data stores them; every epoch after that is a tiny `model.fit` over the
-vectors. The cache is an `.npz` keyed by a fingerprint of the trunk weights, the input scaling, the
-dtype policy, the file list (paths, sizes, modification times), the judgments and the load size:
-change any of them and the statistics are recomputed.
+squeeze; with `taps`, only the selected taps' channels, e.g. 896 for alex's first 4, 192 for
+vgg's first 2). The cosine distance (no lin layers) is the plain sum of the same vector, so
+cosine variants train their judgment network on it too, with a fixed kernel of ones. One pass over the data stores them; every epoch after that is a tiny `model.fit` over the
+vectors. The cache is an `.npz` keyed by a fingerprint of the trunk weights, the selected taps
+(two tap selections can share every trunk weight: alex's first 3 taps and (conv1, conv3)), the
+input scaling, the dtype policy, the file list (paths, sizes, modification times), the judgments
+and the load size: change any of them and the statistics are recomputed. The statistics of a
+model's first k taps are the first columns of its own, so writing a cache file also writes a small
+`.alias.json` per shorter prefix of its taps, keyed by the fingerprint a model cut there would
+have: `vgg2-lin` after `vgg-lin` (same trunk weights) reads the deeper file instead of running
+its trunk again.
 
 Training (`train.py --cached_stats`, `TrainConfig(cached_stats=True)`): `build_cached_2afc_model`
 is the 2AFC model of `lpips_tf.training.judgment` with the distance replaced by `CachedLin` over
@@ -54,26 +61,93 @@ from lpips_tf.training.judgment import assemble_2afc_model
 CACHE_FORMAT = 1
 
 
-def _hash_trunk(model, digest):
-    for weight in model.trunk.weights:
+def _hash_trunk(trunk, digest):
+    for weight in trunk.weights:
         digest.update(weight.path.encode())
         digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
 
 
-def fingerprint(model, index, load_size):
-    """Hex digest of everything the cached statistics depend on."""
+def fingerprint(model, index, load_size, taps=None):
+    """Hex digest of everything the cached statistics depend on.
+
+    `taps`: a number k of the model's first selected taps: the fingerprint a model cut after its
+    k-th tap would have (the same layers, so the same weights and names), which lets the
+    statistics of a deeper model serve a shallower one (see `compute_triplet_stats`).
+    """
+    trunk, selected = model.trunk, list(model.taps)
+    if taps is not None and taps < len(selected):
+        outputs = trunk.outputs if isinstance(trunk.outputs, (list, tuple)) else [trunk.outputs]
+        trunk = keras.Model(trunk.inputs, list(outputs[:taps]))
+        selected = selected[:taps]
     digest = hashlib.sha256()
     meta = {"format": CACHE_FORMAT, "net": model.net, "input_scaling": model.input_scaling,
             "dtype": model.dtype_policy.name, "load_size": int(load_size),
-            "subsets": list(index.subsets)}
+            "subsets": list(index.subsets), "taps": selected}
     digest.update(json.dumps(meta, sort_keys=True).encode())
-    _hash_trunk(model, digest)
+    _hash_trunk(trunk, digest)
     for column in (index.ref, index.p0, index.p1):
         for path in column:
             stat = os.stat(path)
             digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     digest.update(np.ascontiguousarray(index.judge, np.float32).tobytes())
     return digest.hexdigest()
+
+
+def _cache_path(cache_dir, net, n_taps, key):
+    # The tap count in the name is for people browsing the cache; the key decides.
+    return os.path.join(cache_dir, f"stats_{net}{n_taps}_{key[:20]}.npz")
+
+
+def _alias_path(cache_dir, net, n_taps, key):
+    return _cache_path(cache_dir, net, n_taps, key)[:-len(".npz")] + ".alias.json"
+
+
+def _read_cache(path, key, columns=None):
+    """The cached arrays of `path` when its fingerprint is `key` (None otherwise), restricted to
+    `columns` (start, stop) of the statistics."""
+    if not os.path.exists(path):
+        return None
+    with np.load(path) as data:
+        if int(data["format"]) != CACHE_FORMAT:
+            return None
+        s0, s1, judge = data["s0"], data["s1"], data["judge"]
+        stored = str(data["fingerprint"])
+    if columns is None:
+        return {"s0": s0, "s1": s1, "judge": judge} if stored == key else None
+    start, stop = columns
+    return {"s0": s0[:, start:stop], "s1": s1[:, start:stop], "judge": judge}
+
+
+def _read_alias(cache_dir, net, n_taps, key):
+    """Statistics served by a deeper model's cache file (see `_write_aliases`), or None."""
+    path = _alias_path(cache_dir, net, n_taps, key)
+    if not os.path.exists(path):
+        return None, None
+    with open(path) as f:
+        alias = json.load(f)
+    if alias.get("fingerprint") != key:
+        return None, None
+    target = os.path.join(cache_dir, alias["file"])
+    # The deeper file must still be the one the alias was written for.
+    arrays = _read_cache(target, alias["target_fingerprint"], tuple(alias["columns"]))
+    return arrays, (target if arrays is not None else None)
+
+
+def _write_aliases(model, index, load_size, cache_dir, path, key):
+    """For each k < len(model.taps): an alias saying that the first k taps' statistics are the
+    first columns of `path`. A model cut after those taps (vgg2-lin after vgg-lin, alex4-lin after
+    alex-lin) then reads them instead of running its own trunk pass."""
+    columns = np.cumsum(model.channels)
+    for k in range(1, len(model.taps)):
+        prefix_key = fingerprint(model, index, load_size, taps=k)
+        alias = {"fingerprint": prefix_key, "file": os.path.basename(path),
+                 "target_fingerprint": key, "columns": [0, int(columns[k - 1])],
+                 "taps": list(model.taps[:k])}
+        alias_path = _alias_path(cache_dir, model.net, k, prefix_key)
+        tmp = alias_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(alias, f)
+        os.replace(tmp, alias_path)
 
 
 def _triplet_stats_fn(model):
@@ -84,6 +158,9 @@ def _triplet_stats_fn(model):
     def stats(ref, p0, p1):
         n = tf.shape(ref)[0]
         features = model.trunk(model.scaling(tf.concat([ref, p0, p1], axis=0)), training=False)
+        # A trunk cut after one tap may return a bare tensor rather than a list of one.
+        if not isinstance(features, (list, tuple)):
+            features = [features]
         s0, s1 = [], []
         for f in features:
             f = tf.cast(model.normalization(f), tf.float32)
@@ -117,14 +194,15 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
     path = None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
-        path = os.path.join(cache_dir, f"stats_{model.net}_{key[:20]}.npz")
-        if os.path.exists(path):
-            with np.load(path) as data:
-                if str(data["fingerprint"]) == key and int(data["format"]) == CACHE_FORMAT:
-                    if verbose:
-                        log(f"Channel statistics from cache: {path}")
-                    return {"s0": data["s0"], "s1": data["s1"], "judge": data["judge"],
-                            "cache_file": path, "from_cache": True}
+        path = _cache_path(cache_dir, model.net, len(model.taps), key)
+        arrays, source = _read_cache(path, key), path
+        if arrays is None:
+            arrays, source = _read_alias(cache_dir, model.net, len(model.taps), key)
+        if arrays is not None:
+            if verbose:
+                log(f"Channel statistics from cache: {source}"
+                    + ("" if source == path else " (the first columns of a deeper model's)"))
+            return {**arrays, "cache_file": source, "from_cache": True}
     stats_fn = _triplet_stats_fn(model)
     dataset = twoafc_dataset(index, load_size=load_size, batch_size=batch_size)
     steps = -(-len(index) // batch_size)
@@ -143,6 +221,7 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
         tmp = path + ".tmp.npz"
         np.savez(tmp, fingerprint=key, format=CACHE_FORMAT, **result)
         os.replace(tmp, path)
+        _write_aliases(model, index, load_size, cache_dir, path, key)
         if verbose:
             log(f"Channel statistics cached in {path}")
     return {**result, "cache_file": path, "from_cache": False}
@@ -213,7 +292,7 @@ STATS_KEYS = ("s0", "s1")
 
 def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta_1=0.5,
                             beta_2=0.999, hidden_units=32, initial_lin_weights=None, compile=True,
-                            name="lpips_cached_2afc"):
+                            name="lpips_cached_2afc", fixed_sum=False):
     """The 2AFC model of `lpips_tf.training.judgment.build_2afc_model`, on cached statistics.
 
     Inputs {"s0", "s1"}: (N, sum(channels)) statistics of (ref, p0) and (ref, p1). One shared
@@ -233,17 +312,24 @@ def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta
         (see `CachedLin`).
       compile: compile with Adam and `judgment_loss`.
       name: model name.
+      fixed_sum: the cosine distance: a frozen kernel of ones (d = sum of the statistics), so
+        only the judgment network trains. `initial_lin_weights` and `dropout_rate` must be unset.
 
     Returns:
       A `TwoAFCModel`.
     """
     total = sum(int(c) for c in channels)
+    if fixed_sum and (initial_lin_weights is not None or dropout_rate):
+        raise ValueError("fixed_sum (the cosine distance) has no lin weights to start from or "
+                         "to drop out.")
     inputs = {key: keras.Input(shape=(total,), name=key, dtype="float32") for key in STATS_KEYS}
     # With given weights, a zeros initializer: it draws no seed, so the judgment network below
-    # gets the same initial weights as in `build_2afc_model` after the same draws.
+    # gets the same initial weights as in `build_2afc_model` after the same draws. "ones" (the
+    # cosine sum) draws none either.
     lin = CachedLin(channels, dropout_rate,
-                    kernel_initializer=None if initial_lin_weights is None else "zeros",
-                    name="lin")
+                    kernel_initializer="ones" if fixed_sum else
+                    None if initial_lin_weights is None else "zeros",
+                    name="lin", trainable=not fixed_sum)
     d0 = lin(inputs["s0"])
     d1 = lin(inputs["s1"])
     model = assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_units,

@@ -8,7 +8,7 @@ import os
 from lpips_tf.training.config import SELECTIONS, ConfigError
 from lpips_tf.training.strategy import STRATEGIES
 from lpips_tf.training.variants import VARIANTS, get_variant
-from lpips_tf.trunks import get_trunk_module
+from lpips_tf.trunks import get_trunk_module, select_taps
 
 
 def check_config(config):
@@ -37,20 +37,32 @@ def check_config(config):
     if config.cached_dropout and not config.cached_stats:
         problems.append(f"cached_dropout={config.cached_dropout} applies only with "
                         f"cached_stats=True (end-to-end training uses dropout)")
+    if config.cached_dropout and not variant.lpips:
+        problems.append(f"cached_dropout={config.cached_dropout} needs lin layers to regularise; "
+                        f"{variant.name} is a cosine distance")
+    if config.cached_stats and not variant.cacheable:
+        tuned = ", ".join(n for n, v in VARIANTS.items() if not v.cacheable)
+        problems.append(f"cached_stats needs a frozen trunk (any variant but {tuned}); "
+                        f"{variant.name} "
+                        f"trains its trunk, so the channel statistics change at every step. "
+                        f"Train it end to end (without --cached_stats)")
     if config.cached_stats:
-        cached_variants = ", ".join(n for n, v in VARIANTS.items() if v.cacheable)
-        if not variant.cacheable:
-            reason = ("has no lin layers, so its distance has nothing to learn"
-                      if not variant.lpips else
-                      "trains its trunk, so the channel statistics change at every step"
-                      if variant.tune_trunk else "has no pretrained trunk")
-            problems.append(f"cached_stats needs a frozen pretrained trunk with lin layers (a "
-                            f"*-lin variant: {cached_variants}); {variant.name} {reason}. Train "
-                            f"it end to end (without --cached_stats)")
         if config.strategy != "default":
             problems.append(f"cached_stats trains with the default strategy only (each step is a "
                             f"few small matrix products); received strategy={config.strategy!r}")
-    min_size = get_trunk_module(variant.net).MIN_INPUT_SIZE
+    trunk_module = get_trunk_module(variant.net)
+    if config.taps is not None:
+        if variant.taps is not None:
+            full = variant.name.replace(f"{variant.net}{variant.taps}-", f"{variant.net}-")
+            problems.append(f"taps={config.taps!r}: {variant.name} already reads its first "
+                            f"{variant.taps} taps; use --taps with a full-depth variant "
+                            f"({full})")
+        else:
+            try:
+                select_taps(trunk_module, config.taps)
+            except ValueError as e:
+                problems.append(str(e).rstrip("."))
+    min_size = trunk_module.MIN_INPUT_SIZE
     if config.load_size < min_size:
         problems.append(f"load_size={config.load_size} is below {min_size}, the smallest input "
                         f"the {variant.net} trunk takes")

@@ -7,6 +7,7 @@ that this module imports nothing from the rest of the package (the registry rais
 
 import dataclasses
 import os
+import sys
 
 DEFAULT_TRAIN_SETS = ("train/traditional", "train/cnn", "train/mix")
 DEFAULT_VAL_SETS = ("val/traditional", "val/cnn", "val/superres", "val/deblur", "val/color",
@@ -33,7 +34,16 @@ class TrainConfig:
     `<out_dir>/.stats_cache`, shared by the runs under `out_dir` and kept by `overwrite`); see
     `lpips_tf.cached`. It uses `cached_dropout` (channel dropout on the statistics, default off)
     instead of `dropout` (element dropout, which cannot be reproduced on the averages) and runs
-    with the default strategy only.
+    with the default strategy only. Cosine variants (frozen trunk, no lin layers) may use it too:
+    their distance is the plain sum of the statistics, so only the judgment network trains.
+
+    `taps` selects the trunk taps the distance reads, as `lpips_tf.LPIPS(taps=...)` takes them
+    (an int k for the first k, or tap names); None keeps the variant's own (all taps for the
+    paper's variants, 2 for `vgg2-*`, 4 for `alex4-*`). A run with `taps` set goes to
+    `<out_dir>/<variant>-taps<k>` (see `run_name`), so it never mixes with the full-depth run.
+
+    `verbose` is Keras' `fit` verbosity; "auto" is a progress bar on a terminal and one line per
+    epoch otherwise (log files, pipes), see `resolve_verbose`.
     """
 
     data_dir: str
@@ -56,10 +66,11 @@ class TrainConfig:
     select: str = "best"
     save_judgment_model: bool = True
     overwrite: bool = False
-    verbose: object = 1
+    verbose: object = "auto"
     cached_stats: bool = False
     cached_dropout: float = 0.0
     stats_cache_dir: object = None
+    taps: object = None
 
     def __post_init__(self):
         for key in ("train_sets", "val_sets"):
@@ -67,18 +78,58 @@ class TrainConfig:
             if isinstance(value, str):
                 value = [s.strip() for s in value.split(",") if s.strip()]
             setattr(self, key, tuple(value))
+        self.taps = parse_taps(self.taps)
 
     def flags(self):
         """The config as JSON-friendly values."""
         out = dataclasses.asdict(self)
         out["train_sets"] = list(self.train_sets)
         out["val_sets"] = list(self.val_sets)
+        out["taps"] = list(self.taps) if isinstance(self.taps, tuple) else self.taps
         return out
 
     def stats_cache(self):
         """The folder of the cached statistics (with `cached_stats`)."""
         return self.stats_cache_dir or os.path.join(self.out_dir, ".stats_cache")
 
+
+
+def parse_taps(value):
+    """A taps setting in one canonical form: None, an int k, or a tuple of tap names / indices.
+
+    Strings come from command lines: "4" is the first 4 taps, "conv1,conv3" (or "conv1+conv3",
+    since commas separate items elsewhere) names them; "all" or "" is None. A list read back from
+    config.json becomes the same tuple, so a resumed run compares equal.
+    """
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("", "all", "none"):
+            return None
+        if text.isdigit():
+            return int(text)
+        return tuple(t.strip() for t in text.replace("+", ",").split(",") if t.strip())
+    return tuple(value)
+
+
+def run_name(variant, taps=None):
+    """The run folder's name: the variant's, plus "-taps<k>" (or "-taps<a+b>") when `taps`
+    overrides it, so that runs reading different taps never share a folder."""
+    if taps is None:
+        return variant.name
+    spec = str(taps) if isinstance(taps, int) else "+".join(str(t) for t in taps)
+    return f"{variant.name}-taps{spec}"
+
+
+def resolve_verbose(verbose):
+    """Keras' `fit` verbosity for a `verbose` setting: "auto" (or None) is the per-step progress
+    bar on a terminal and one line per epoch when stdout is a file or a pipe, where a progress
+    bar's carriage returns turn into thousands of lines."""
+    if verbose in ("auto", None):
+        isatty = getattr(sys.stdout, "isatty", None)
+        return 1 if isatty is not None and isatty() else 2
+    return verbose
 
 
 # Settings that may change when a killed run is resumed; any other change is refused.

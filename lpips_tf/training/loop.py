@@ -41,6 +41,7 @@ from lpips_tf.run_lock import RunFolderGuard
 from lpips_tf.training.artefacts import save_artefacts
 from lpips_tf.training.callbacks import fit_callbacks
 from lpips_tf.training.checks import check_config, check_data_dir
+from lpips_tf.training.config import resolve_verbose, run_name
 from lpips_tf.training.datasets import RunData
 from lpips_tf.training.run_folder import RunFolder
 from lpips_tf.training.run_record import finished_record, started_record
@@ -85,7 +86,8 @@ def _train(config, callbacks, log, guard):
     variant = check_config(config)
     check_data_dir(config.data_dir)
     strategy = make_strategy(config.strategy)
-    run = RunFolder.for_worker(config.out_dir, variant.name, *worker_role(strategy))
+    run = RunFolder.for_worker(config.out_dir, run_name(variant, config.taps),
+                               *worker_role(strategy))
     data = RunData.load(config)
     guard.lock(run.root, run.config)  # before prepare, which may delete a partial run's files
     first_epoch, previous = run.prepare(config, log)
@@ -112,6 +114,8 @@ def _train(config, callbacks, log, guard):
 
 def _log_plan(config, variant, data, strategy, log):
     log(f"Variant {variant.name}: {variant.description}")
+    if config.taps is not None:
+        log(f"Taps: {config.taps} (--taps), in {run_name(variant, config.taps)}/.")
     if data.synthetic:
         log("SYNTHETIC DATA: the judgments are simulated observers, NOT human judgments.")
     log(f"{len(data.train_index)} training triplets ({', '.join(data.train_index.subsets)}), "
@@ -131,7 +135,7 @@ def _fit(setup, config, variant, data, run, first_epoch, callbacks, log):
         # shuffle=False: the pipeline shuffles (per epoch, reproducibly); Keras cannot.
         setup.model.fit(setup.train_ds, epochs=data.total_epochs, steps_per_epoch=data.steps,
                         validation_data=setup.val_ds, callbacks=all_callbacks,
-                        verbose=config.verbose, shuffle=False)
+                        verbose=resolve_verbose(config.verbose), shuffle=False)
     else:
         log("All epochs were already trained; writing the final files again.")
 

@@ -33,6 +33,8 @@ def started_record(config, variant, data, setup, strategy, previous=None, first_
         "flags": config.flags(),
         "trunk_weights_used": (config.trunk_weights if variant.pretrained else
                                f"none: random (Keras default initialisers, seed {config.seed})"),
+        "taps": list(setup.distance.taps),
+        "channels": list(setup.distance.channels),
         "trains": _what_trains(config, variant),
         "cached_stats": bool(config.cached_stats),
         "dropout_mode": dropout_mode(config, variant),

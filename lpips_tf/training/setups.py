@@ -18,6 +18,7 @@ import tensorflow as tf
 from lpips_tf.data import bapps
 from lpips_tf.training.cached_stats import (build_cached_2afc_model, compute_triplet_stats,
                                            stats_dataset, stats_training_dataset)
+from lpips_tf.training.config import resolve_verbose
 from lpips_tf.training.datasets import image_training_dataset
 from lpips_tf.training.judgment import build_2afc_model
 from lpips_tf.training.schedule import LinearDecaySchedule
@@ -60,7 +61,7 @@ def end_to_end_setup(config, variant, strategy, data, first_epoch, log=print):
                                   batch_size=config.batch_size)
     with strategy.scope():
         distance = build_distance_model(variant, config.trunk_weights, config.dropout,
-                                        config.version)
+                                        config.version, config.taps)
         schedule = _schedule(config, data)
         model = build_2afc_model(distance, image_size=config.load_size, learning_rate=schedule,
                                  beta_1=config.beta1)
@@ -77,7 +78,8 @@ def cached_setup(config, variant, strategy, data, first_epoch, log=print):
     """
     keras.utils.set_random_seed(config.seed)
     # No element dropout in the saved distance model: the cached run did not train with it.
-    distance = build_distance_model(variant, config.trunk_weights, 0.0, config.version)
+    distance = build_distance_model(variant, config.trunk_weights, 0.0, config.version,
+                                    config.taps)
     arrays, record = _triplet_statistics(config, distance, data, log)
 
     # The data order is a function of (config.seed, epoch) alone, the end-to-end order.
@@ -89,9 +91,11 @@ def cached_setup(config, variant, strategy, data, first_epoch, log=print):
     tf.random.set_seed(config.seed)
     val_ds = stats_dataset(arrays["val"], config.batch_size)
     schedule = _schedule(config, data)
+    # A cosine variant's distance is the plain sum of the statistics: a fixed kernel of ones.
     model = build_cached_2afc_model(
         distance.channels, dropout_rate=config.cached_dropout, learning_rate=schedule,
-        beta_1=config.beta1, initial_lin_weights=distance.get_lin_weights())
+        beta_1=config.beta1, initial_lin_weights=distance.get_lin_weights() or None,
+        fixed_sum=not variant.lpips)
     return Setup(train_ds, val_ds, distance, schedule, model, record)
 
 
@@ -99,7 +103,7 @@ def _triplet_statistics(config, distance, data, log):
     """The statistics of the training and validation triplets, and a record of where they came
     from for config.json."""
     cache_dir = config.stats_cache()
-    verbose = 1 if config.verbose in (1, "auto") else 2
+    verbose = 1 if resolve_verbose(config.verbose) == 1 else 2
     record = {"dir": os.path.abspath(cache_dir)}
     stats_start = time.time()
     arrays = {}
@@ -126,13 +130,14 @@ def models_to_save(setup, config):
 
     End to end they are the trained models. With `cached_stats`, the learned kernel goes into the
     real distance model, whose distances are the statistics times the kernel (to float32
-    rounding), and the judgment network into an image-input 2AFC model around it (built only
+    rounding; a cosine distance has no kernel and is saved as it is), and the judgment network into an image-input 2AFC model around it (built only
     with `save_judgment_model`).
     """
     if not config.cached_stats:
         return setup.distance, setup.model
     distance, model = setup.distance, setup.model
-    distance.set_lin_weights(model.get_layer("lin").lin_vectors())
+    if distance.lpips:
+        distance.set_lin_weights(model.get_layer("lin").lin_vectors())
     if not config.save_judgment_model:
         return distance, model
     judgment_model = build_2afc_model(distance, image_size=config.load_size,

@@ -1,7 +1,10 @@
 """The paper's training variants by name (`alex-lin`, `vgg-cos`, `alex-tune`, ...).
 
-A `Variant` says which trunk, whether there are lin layers, where the trunk starts and whether it
-trains; `build_distance_model` turns one into the `lpips_tf.LPIPS` that trains. To add a variant
+A `Variant` says which trunk, which of its taps the distance reads, whether there are lin layers,
+where the trunk starts and whether it trains; `build_distance_model` turns one into the
+`lpips_tf.LPIPS` that trains. The seed experiment's shallow models (`vgg2-cos`, `vgg2-lin`,
+`alex4-cos`, `alex4-lin`: "VGG16 pretrained (2 convolutional layers)", "AlexNet pretrained (4
+convolutional layers)") are the full-depth families with fewer taps. To add a variant
 family, add a row to `_FAMILIES` (or an entry after the loop for a one-off like `vgg-rand-cos`);
 an option of the distance model that variants carry goes into `Variant` and
 `build_distance_model`.
@@ -11,6 +14,7 @@ import dataclasses
 
 from lpips_tf.lpips_model import LPIPS
 from lpips_tf.training.config import ConfigError
+from lpips_tf.trunks import get_trunk_module
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +28,8 @@ class Variant:
       pretrained: trunk starts from ImageNet weights (`trunk_weights`); False: random init.
       tune_trunk: the trunk's weights train too.
       description: one line for logs, `config.json` and `--help`.
+      taps: the trunk taps the distance reads, as `lpips_tf.LPIPS(taps=...)` takes them: None
+        for all (the paper), an int k for the first k.
     """
 
     name: str
@@ -32,6 +38,7 @@ class Variant:
     pretrained: bool
     tune_trunk: bool
     description: str
+    taps: object = None
 
     @property
     def trains_distance(self):
@@ -41,9 +48,10 @@ class Variant:
 
     @property
     def cacheable(self):
-        """Whether it can train on cached channel statistics: lin layers on a frozen, pretrained
-        trunk (see `lpips_tf.training.cached_stats`)."""
-        return self.lpips and self.pretrained and not self.tune_trunk
+        """Whether it can train on cached channel statistics: any frozen trunk (see
+        `lpips_tf.training.cached_stats`). With lin layers the distance is the statistics times
+        the lin weights; without (cosine) it is their plain sum, so only G trains."""
+        return not self.tune_trunk
 
 
 _NET_NAMES = {"alex": "AlexNet", "vgg": "VGG16", "squeeze": "SqueezeNet 1.1"}
@@ -68,6 +76,11 @@ _FAMILIES = (
 )
 
 
+# (net, taps) of the shallow variants `<net><k>-lin` / `<net><k>-cos`: the seed brief's "VGG16
+# (2 convolutional layers)" and "AlexNet (4 convolutional layers)".
+_SHALLOW = (("vgg", 2), ("alex", 4))
+
+
 def _make_variants():
     variants = {}
     for suffix, nets, lpips, pretrained, tune_trunk, description in _FAMILIES:
@@ -79,6 +92,15 @@ def _make_variants():
         "vgg-rand-cos", "vgg", False, False, False,
         "Untrained VGG16 (random initialisation), cosine distance, no lin layers: the "
         "'random network' baseline. " + _COS_NOTE)
+    # The seed experiment's shallow models: the frozen-trunk families cut after k taps.
+    for net, k in _SHALLOW:
+        for suffix in ("lin", "cos"):
+            full = variants[f"{net}-{suffix}"]
+            name = f"{net}{k}-{suffix}"
+            layers = ", ".join(get_trunk_module(net).TAPS[:k])
+            variants[name] = dataclasses.replace(
+                full, name=name, taps=k,
+                description=f"First {k} taps ({layers}) of the {full.description}")
     return dict(sorted(variants.items()))
 
 
@@ -93,7 +115,8 @@ def get_variant(name):
     return VARIANTS[name]
 
 
-def build_distance_model(variant, trunk_weights="torchvision", dropout_rate=0.5, version="0.1"):
+def build_distance_model(variant, trunk_weights="torchvision", dropout_rate=0.5, version="0.1",
+                         taps=None):
     """The distance model a variant trains: an `lpips_tf.LPIPS` with fresh lin layers.
 
     Args:
@@ -103,10 +126,12 @@ def build_distance_model(variant, trunk_weights="torchvision", dropout_rate=0.5,
         Keras' default initialisers (seed them with `keras.utils.set_random_seed`).
       dropout_rate: dropout before each lin layer while training.
       version: LPIPS version ("0.1": ImageNet input scaling, as in the official training).
+      taps: the taps to read (see `lpips_tf.LPIPS`); None: the variant's own (`variant.taps`).
     """
     variant = get_variant(variant) if isinstance(variant, str) else variant
     return LPIPS(
         net=variant.net, version=version, lpips=variant.lpips,
         trunk_weights=trunk_weights if variant.pretrained else None,
-        lin_weights=None, dropout_rate=dropout_rate, trunk_trainable=variant.tune_trunk)
+        lin_weights=None, dropout_rate=dropout_rate, trunk_trainable=variant.tune_trunk,
+        taps=variant.taps if taps is None else taps)
 
