@@ -61,7 +61,13 @@ BASELINES = {"l2": _l2, "ssim": _ssim}
 
 
 def model_distance_fn(model):
-    """Wraps a Keras model called as `model([x0, x1])` -> (N,) into a distance function."""
+    """Wraps a Keras model called as `model([x0, x1])` -> (N,) into a distance function.
+
+    An `lpips_tf.LPIPS` model's plain call is already compiled (one graph for every batch and
+    image size); any other model gets a `tf.function` that may retrace per shape.
+    """
+    if hasattr(model, "check_input_pair"):
+        return lambda x0, x1: np.asarray(model([x0, x1])).reshape(-1)
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)

@@ -572,7 +572,7 @@ def format_report_markdown(report):
         cells = [name, "-", "-", "-"] + [_cell(ceiling["2afc"].get(k), ceiling["ci"]["2afc"].get(k))
                                          for k in twoafc + ["mean"]] + ["-"] * len(jnd)
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Triplets / pairs per subset: "
+    lines += ["", "Triplets / pairs per subset: "
               + ", ".join(f"{kind} {k}: {n}" for kind in report["counts"]
                           for k, n in report["counts"][kind].items()) + ".", ""]
     lines += ["## The brief's conclusions", "",
