@@ -27,6 +27,7 @@ speed on a CPU with AVX512-BF16 and more with AMX (see the README's Performance 
 
 import collections
 import json
+import logging
 
 import keras
 from keras import ops
@@ -109,9 +110,25 @@ def _core(model, with_flag=True):
     return distance_and_flag
 
 
+class _OneTracePerModel(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning for the fast path's function.
+
+    TensorFlow counts traces per Python code object, so several LPIPS models (an evaluation of
+    seven variants, say) look like one function retracing; each model's function is traced once
+    per input dtype, with a fixed shape-free signature, which is the intended use.
+    """
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("distance_and_flag" in message and "retracing" in message)
+
+
 def _build_tf(model, dtypes, with_flag=True, jit_compile=False):
     import tensorflow as tf
 
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _OneTracePerModel) for f in tf_logger.filters):
+        tf_logger.addFilter(_OneTracePerModel())
     specs = [tf.TensorSpec([None, None, None, 3], d) for d in dtypes]
     return tf.function(_core(model, with_flag), input_signature=specs, autograph=False,
                        jit_compile=bool(jit_compile))
