@@ -129,3 +129,14 @@ def test_models_of_one_architecture_keep_their_own_weights(random_trunk_file, rn
     np.testing.assert_allclose(da, ops.convert_to_numpy(_slow_call(a, [x0, x1])), rtol=1e-5)
     np.testing.assert_allclose(db, ops.convert_to_numpy(_slow_call(b, [x0, x1])), rtol=1e-5)
     assert np.all(np.abs(da - db) > 1e-4)
+
+
+def test_pairwise_matches_the_model(alex, rng):
+    # The full pairwise suite (tests/test_pairwise.py) runs on TensorFlow; this is its check on
+    # the other backends: one trunk pass per image, the same numbers as the per-pair model.
+    x = random_images(rng, (3, 40, 40, 3))
+    x[2] = np.clip(x[0] + 1e-3 * rng.standard_normal(x[0].shape), -1, 1)
+    d = lpips_tf.pairwise(alex, x, batch_size=3)
+    reference = [float(ops.convert_to_numpy(alex([x[i:i + 1], x[j:j + 1]]))[0])
+                 for i, j in ((0, 1), (0, 2), (1, 2))]
+    np.testing.assert_allclose(d, reference, rtol=0, atol=1e-5)
