@@ -1,7 +1,7 @@
 """The metric on whichever Keras backend runs this process.
 
 The default test run is TensorFlow; `tests/test_backends.py` runs this file, the golden parity
-suite, pairwise and the Keras metric again under KERAS_BACKEND=jax in a subprocess. Nothing here
+suite and the Keras metric again under KERAS_BACKEND=jax in a subprocess. Nothing here
 imports TensorFlow.
 """
 

@@ -1,8 +1,8 @@
 """The metric under Keras' JAX backend, in a subprocess (a backend is chosen once per process).
 
 Runs the backend-agnostic test files (golden parity, the Keras metric, tests/test_agnostic.py,
-tests/test_backend_agnostic.py) with KERAS_BACKEND=jax, and checks that importing lpips_tf there does not import
-TensorFlow. CI installs a CPU jax from requirements-test.txt; without jax these tests skip.
+tests/test_backend_agnostic.py) with KERAS_BACKEND=jax, and checks that importing lpips_tf there
+does not import TensorFlow. CI installs a CPU jax from requirements-test.txt; without jax these tests skip.
 PyTorch is tested by hand (README "Backends"): its PyPI wheels are too heavy for CI.
 """
 
