@@ -4,16 +4,41 @@
   answers with one JSON line on its original stdout, which nothing else may write to (a worker
   points file descriptor 1 at stderr once it has kept a copy for the protocol).
 * Analytic convolution FLOP counts of the three trunks for an input size.
+* The CPU's name for the tables, and the seeded random trunks without importing lpips_tf.
 """
 
+import importlib.util
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cpu_name():
+    """lscpu's model name and CPU count, e.g. "AMD EPYC, 2 CPU(s)", for every table printed."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown CPU (lscpu failed)"
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    name = fields.get("Model name", "unknown").strip()
+    cpus = fields.get("CPU(s)", "?").strip()
+    return f"{name}, {cpus} CPU(s)"
+
+
+def random_weights_module():
+    """lpips_tf/_random_weights.py loaded by file path: importing the lpips_tf package would pull
+    in TensorFlow (or clash with torch in a torch-side process)."""
+    path = os.path.join(ROOT, "lpips_tf", "_random_weights.py")
+    spec = importlib.util.spec_from_file_location("_lpips_tf_random_weights", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # ------------------------------------------------------------------------------------------------

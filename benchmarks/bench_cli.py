@@ -23,7 +23,6 @@ This process imports neither TensorFlow nor PyTorch.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -34,28 +33,10 @@ import time
 
 import numpy as np
 
+import _common  # benchmarks/ is sys.path[0] when run as a script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _random_weights_module():
-    # By file path: importing the lpips_tf package would pull in TensorFlow.
-    path = os.path.join(ROOT, "lpips_tf", "_random_weights.py")
-    spec = importlib.util.spec_from_file_location("_lpips_tf_random_weights", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def cpu_name():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU (lscpu failed)"
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    name = fields.get("Model name", "unknown").strip()
-    cpus = fields.get("CPU(s)", "?").strip()
-    return f"{name}, {cpus} CPU(s)"
 
 
 def load():
@@ -145,12 +126,12 @@ def main():
     net = "alex"
     threads = [int(t) for t in args.official_threads.split(",")]
     rng = np.random.default_rng(0)
-    print(f"CPU: {cpu_name()}; load average at start (1/5/15 min): {load()}")
+    print(f"CPU: {_common.cpu_name()}; load average at start (1/5/15 min): {load()}")
     print("The CPU may be shared with other work: numbers are rough when the load average is "
           "above the core count.\n")
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
         trunk = os.path.join(tmp, f"{net}_random.npz")
-        np.savez(trunk, **_random_weights_module().random_trunk_state_dict(net, seed=0))
+        np.savez(trunk, **_common.random_weights_module().random_trunk_state_dict(net, seed=0))
 
         # ---- all-pairs
         folder = os.path.join(tmp, "all")

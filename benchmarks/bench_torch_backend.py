@@ -22,7 +22,6 @@ package on these inputs (max |d - d_official|).
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
@@ -34,18 +33,9 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import _common  # noqa: E402  (benchmarks/ is sys.path[0] when run as a script)
+
 SHAPES = ((64, 50), (256, 8))
-
-
-def cpu_name():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    name = fields.get("Model name", "unknown CPU").strip()
-    cores = fields.get("CPU(s)", "?").strip()
-    return f"{name} ({cores} logical CPUs)"
 
 
 def timed(fn, seconds, min_calls):
@@ -86,7 +76,7 @@ def main():
     if keras.backend.backend() != "torch":
         raise SystemExit("Run with KERAS_BACKEND=torch.")
     torch.set_num_threads(args.threads)
-    print(f"CPU: {cpu_name()}; torch {torch.__version__}, keras {keras.__version__}, "
+    print(f"CPU: {_common.cpu_name()}; torch {torch.__version__}, keras {keras.__version__}, "
           f"threads {torch.get_num_threads()}", flush=True)
     header = f"{'net':8} {'shape':>12} {'variant':34} {'pairs/s':>9} {'ms/call':>9} " \
              f"{'calls':>5} {'first call s':>12} {'max|d-off|':>10}"

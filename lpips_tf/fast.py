@@ -103,7 +103,7 @@ def _compiled_for(model, dtypes):
 
 def _core(model, with_flag=True):
     def distance_and_flag(x0, x1):
-        f0, f1, flag = model.to_model_range(x0, x1, check_values=False)
+        f0, f1, flag = model.to_model_range(x0, x1, check_values=False, with_flag=with_flag)
         distance = model.distance_from_prepared(f0, f1, training=False)
         return (distance, flag) if with_flag else distance
 

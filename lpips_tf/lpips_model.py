@@ -238,13 +238,14 @@ class LPIPS(keras.Model):
         return (lpips_inputs.check_dtype(x0, "image0", self.normalize),
                 lpips_inputs.check_dtype(x1, "image1", self.normalize))
 
-    def to_model_range(self, x0, x1, check_values=True):
+    def to_model_range(self, x0, x1, check_values=True, with_flag=False):
         """Two checked batches -> the input dtype and [-1, 1], plus a bad-values flag.
 
         Value checks follow `lpips_tf.inputs` (eager: ValueError; TensorFlow graph: assertions;
         JAX / PyTorch traces: not checked) when `check_values` and `validate_inputs` are set.
-        The flag is a scalar bool tensor, True when a float input holds NaN / inf or values far
-        outside the declared range (False when `validate_inputs=False`), for compiled callers.
+        With `with_flag`, the flag is a scalar bool tensor, True when a float input holds NaN / inf
+        or values far outside the declared range (False when `validate_inputs=False`), for
+        compiled callers; otherwise None, and its reductions are not computed.
         """
         f0, was_uint8_0 = lpips_inputs.to_float(x0, "image0", self.normalize, self.input_dtype)
         f1, was_uint8_1 = lpips_inputs.to_float(x1, "image1", self.normalize, self.input_dtype)
@@ -258,12 +259,12 @@ class LPIPS(keras.Model):
                                        (f1, "image1", float_inputs[1])):
                 if is_float:
                     lpips_inputs.check_values_eager(x, which, self.normalize)
-        flags = [lpips_inputs.bad_values_flag(x, self.normalize)
-                 for x, is_float in zip((f0, f1), float_inputs)
-                 if is_float and self.validate_inputs]
-        flag = ops.convert_to_tensor(False)
-        for f in flags:
-            flag = ops.logical_or(flag, f)
+        flag = None
+        if with_flag:
+            flag = ops.convert_to_tensor(False)
+            for x, is_float in zip((f0, f1), float_inputs):
+                if is_float and self.validate_inputs:
+                    flag = ops.logical_or(flag, lpips_inputs.bad_values_flag(x, self.normalize))
         if self.normalize:
             f0 = f0 if was_uint8_0 else 2.0 * f0 - 1.0
             f1 = f1 if was_uint8_1 else 2.0 * f1 - 1.0

@@ -276,31 +276,14 @@ def pairwise(model, images_a, images_b=None, batch_size=32, block_size=1024, con
       float64 numpy array: (n_a, n_b) for two sets; condensed (n(n-1)/2,) or (n, n) for one set.
       Entry [i, j] equals `model([a[i:i+1], b[j:j+1]])` to about 1e-7.
     """
-    _check_model(model)
-    if batch_size < 1 or block_size < 1:
-        raise ValueError(f"batch_size and block_size must be >= 1. Received {batch_size}, "
-                         f"{block_size}.")
     one_set = images_b is None
-    if condensed is None:
-        condensed = one_set
-    if condensed and not one_set:
-        raise ValueError("condensed=True applies to one set (images_b=None); two sets give an "
-                         "(n_a, n_b) matrix.")
-    images_a = _as_image_set(images_a, "images_a")
-    _check_shape(tuple(images_a.shape), "images_a", model)
-    if not one_set:
-        images_b = _as_image_set(images_b, "images_b")
-        _check_shape(tuple(images_b.shape), "images_b", model)
-        if tuple(images_a.shape[1:3]) != tuple(images_b.shape[1:3]):
-            raise ValueError(f"images_a and images_b must have the same height and width (LPIPS "
-                             f"compares same-size images). Received {tuple(images_a.shape)} and "
-                             f"{tuple(images_b.shape)}.")
-
+    condensed = one_set if condensed is None else condensed
+    images_a, images_b = _checked_sets(model, images_a, images_b, batch_size, block_size,
+                                       condensed)
     scales = _channel_scales(model)
     keep = [np.nonzero(w > 0)[0] for w in scales]  # Zero-weight channels never contribute.
     factors = [np.sqrt(w[idx]) for w, idx in zip(scales, keep)]
-    height, width = int(images_a.shape[1]), int(images_a.shape[2])
-    dim = feature_size(model, height, width)
+    dim = feature_size(model, int(images_a.shape[1]), int(images_a.shape[2]))
     n_a = len(images_a)
     n_b = 0 if one_set else len(images_b)
     use_disk = 4 * dim * (n_a + n_b) > max_memory_bytes
@@ -314,41 +297,58 @@ def pairwise(model, images_a, images_b=None, batch_size=32, block_size=1024, con
         seen = _extract(model, images_a, "images_a", a_store, batch_size, keep, factors,
                         progbar, 0)
         if one_set:
-            b_store = a_store
-        else:
-            b_store = _FeatureStore(n_b, dim, use_disk, temp_dir)
-            stores.append(b_store)
-            _extract(model, images_b, "images_b", b_store, batch_size, keep, factors, progbar,
-                     seen)
-
-        if not one_set:
-            out = np.empty((n_a, n_b), np.float64)
-            for r0 in range(0, n_a, block_size):
-                r1 = min(n_a, r0 + block_size)
-                out[r0:r1] = _distances(a_store, (r0, r1), b_store, (0, n_b), False)
-            return out
-
-        n = n_a
-        if condensed:
-            out = np.empty(n * (n - 1) // 2, np.float64)
-        else:
-            out = np.zeros((n, n), np.float64)
-        for r0 in range(0, n, block_size):
-            r1 = min(n, r0 + block_size)
-            # Only the strip right of the diagonal: columns r0..n.
-            strip = _distances(a_store, (r0, r1), a_store, (r0, n), True)
-            for i in range(r0, r1):
-                row = strip[i - r0, i - r0 + 1:]  # d(i, j) for j = i+1 .. n-1
-                if condensed:
-                    offset = i * n - i * (i + 1) // 2  # pdist index of pair (i, i+1)
-                    out[offset:offset + len(row)] = row
-                else:
-                    out[i, i + 1:] = row
-                    out[i + 1:, i] = row
+            return _one_set_distances(a_store, n_a, block_size, condensed)
+        b_store = _FeatureStore(n_b, dim, use_disk, temp_dir)
+        stores.append(b_store)
+        _extract(model, images_b, "images_b", b_store, batch_size, keep, factors, progbar, seen)
+        out = np.empty((n_a, n_b), np.float64)
+        for r0 in range(0, n_a, block_size):
+            r1 = min(n_a, r0 + block_size)
+            out[r0:r1] = _distances(a_store, (r0, r1), b_store, (0, n_b), False)
         return out
     finally:
         for store in stores:
             store.close()
+
+
+def _checked_sets(model, images_a, images_b, batch_size, block_size, condensed):
+    """The arguments of `pairwise` checked; returns the image sets as sliceable arrays."""
+    _check_model(model)
+    if batch_size < 1 or block_size < 1:
+        raise ValueError(f"batch_size and block_size must be >= 1. Received {batch_size}, "
+                         f"{block_size}.")
+    if condensed and images_b is not None:
+        raise ValueError("condensed=True applies to one set (images_b=None); two sets give an "
+                         "(n_a, n_b) matrix.")
+    images_a = _as_image_set(images_a, "images_a")
+    _check_shape(tuple(images_a.shape), "images_a", model)
+    if images_b is None:
+        return images_a, None
+    images_b = _as_image_set(images_b, "images_b")
+    _check_shape(tuple(images_b.shape), "images_b", model)
+    if tuple(images_a.shape[1:3]) != tuple(images_b.shape[1:3]):
+        raise ValueError(f"images_a and images_b must have the same height and width (LPIPS "
+                         f"compares same-size images). Received {tuple(images_a.shape)} and "
+                         f"{tuple(images_b.shape)}.")
+    return images_a, images_b
+
+
+def _one_set_distances(store, n, block_size, condensed):
+    """Pairs i < j of one set: condensed (pdist order) or the symmetric (n, n) matrix."""
+    out = np.empty(n * (n - 1) // 2, np.float64) if condensed else np.zeros((n, n), np.float64)
+    for r0 in range(0, n, block_size):
+        r1 = min(n, r0 + block_size)
+        # Only the strip right of the diagonal: columns r0..n.
+        strip = _distances(store, (r0, r1), store, (r0, n), True)
+        for i in range(r0, r1):
+            row = strip[i - r0, i - r0 + 1:]  # d(i, j) for j = i+1 .. n-1
+            if condensed:
+                offset = i * n - i * (i + 1) // 2  # pdist index of pair (i, i+1)
+                out[offset:offset + len(row)] = row
+            else:
+                out[i, i + 1:] = row
+                out[i + 1:, i] = row
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

@@ -444,6 +444,28 @@ def _load_zip(f, source: str):
 
 
 def _load_legacy(f, source: str):
+    """torch's pre-1.6 format: magic, protocol, system info, the pickle, storage keys, data."""
+    sys_info = _legacy_header(f, source)
+    storages: dict[str, tuple[_DType, int]] = {}
+    obj = _unpickle(f, source, _legacy_storage_hook(storages, source))
+    keys = _unpickle(f, source, None)
+    if not isinstance(keys, list):
+        raise PthError(
+            f"{source}: storage key list is {_describe(keys)}; expected a list"
+        )
+    little = sys_info.get("little_endian", True)
+    start = f.tell()
+    size = f.seek(0, io.SEEK_END)
+    f.seek(start)
+    order = _legacy_data_order(keys, storages, source)
+    _check_legacy_sizes(order, storages, size - start, source)
+    read = _legacy_reader(f, start, order, storages, little, source)
+    # Legacy storage bytes are little-endian whatever the writer's host was.
+    return obj, storages, read, "little"
+
+
+def _legacy_header(f, source):
+    """Reads and checks the three plain values before the pickle; returns the system info."""
     def header():
         return _unpickle(f, source, None)  # plain values only: no storages
 
@@ -464,8 +486,11 @@ def _load_legacy(f, source: str):
         raise PthError(
             f"{source}: system info is {_describe(sys_info)}; expected a dict"
         )
+    return sys_info
 
-    storages: dict[str, tuple[_DType, int]] = {}
+
+def _legacy_storage_hook(storages, source):
+    """The persistent-id hook of the legacy pickle: records each storage in `storages`."""
 
     def on_storage(data):
         if len(data) != 5:
@@ -497,16 +522,11 @@ def _load_legacy(f, source: str):
             )
         return _Storage(key, dtype, offset, size)
 
-    obj = _unpickle(f, source, on_storage)
-    keys = header()
-    if not isinstance(keys, list):
-        raise PthError(
-            f"{source}: storage key list is {_describe(keys)}; expected a list"
-        )
-    little = sys_info.get("little_endian", True)
-    start = f.tell()
-    size = f.seek(0, io.SEEK_END)
-    f.seek(start)
+    return on_storage
+
+
+def _legacy_data_order(keys, storages, source):
+    """The storage keys in data-section order, each referenced by a tensor and none missing."""
     order = []
     for key in keys:
         key = key.decode("ascii") if isinstance(key, bytes) else str(key)
@@ -522,8 +542,11 @@ def _load_legacy(f, source: str):
                 f"{source}: missing data for storage '{key}' ({numel} x "
                 f"{dtype.name}); the storage key list does not include it"
             )
-    # Each storage takes 8 bytes of count plus its data: check before reading anything.
-    remaining = size - start
+    return order
+
+
+def _check_legacy_sizes(order, storages, remaining, source):
+    """Every storage's 8-byte count and data must fit in the file: checked before any read."""
     for key in order:
         dtype, numel = storages[key]
         nbytes = numel * dtype.itemsize
@@ -533,6 +556,10 @@ def _load_legacy(f, source: str):
                 f"bytes but only {max(remaining - 8, 0)} remain"
             )
         remaining -= 8 + nbytes
+
+
+def _legacy_reader(f, start, order, storages, little, source):
+    """`read(wanted)`: the bytes of the wanted storages; the others are skipped, not read."""
 
     def read(wanted):
         wanted = set(wanted)
@@ -564,8 +591,7 @@ def _load_legacy(f, source: str):
                 f.seek(nbytes, io.SEEK_CUR)  # not needed: skipped, not read
         return buffers
 
-    # Legacy storage bytes are little-endian whatever the writer's host was.
-    return obj, storages, read, "little"
+    return read
 
 
 # -- common ----------------------------------------------------------------------
