@@ -49,6 +49,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from lpips_tf.inputs import check_static_shape
+
 __all__ = ["pairwise", "diversity", "Diversity", "feature_size"]
 
 # Float64 working copies of feature slices are kept below this many bytes per chunk step.
@@ -88,21 +90,8 @@ def _as_image_set(images, which):
 
 
 def _check_shape(shape, which, model):
-    if len(shape) != 4:
-        raise ValueError(f"{which} must be a 4-D NHWC batch (N, H, W, 3). Received shape "
-                         f"{tuple(shape)}.")
-    channels = shape[-1]
-    if channels != 3:
-        hint = {1: " Grayscale input: repeat it to 3 channels.",
-                4: " RGBA input: drop the alpha channel (x[..., :3])."}.get(channels, "")
-        raise ValueError(f"{which} must have 3 (RGB) channels, received {channels} "
-                         f"(shape {tuple(shape)}).{hint}")
-    for axis, label in ((1, "height"), (2, "width")):
-        if shape[axis] < model.min_input_size:
-            raise ValueError(
-                f"{which} is too small for the {model.net} trunk: {label} {shape[axis]} < "
-                f"{model.min_input_size}, the smallest size that leaves every layer at least "
-                f"1 x 1. Received shape {tuple(shape)}; upsample the images first.")
+    # The model's own rank / channel / size rules and messages, plus: a set cannot be empty.
+    check_static_shape(shape, which, model.min_input_size, model.net)
     if shape[0] == 0:
         raise ValueError(f"{which} is empty.")
 
