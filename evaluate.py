@@ -78,10 +78,10 @@ def _parse_trunk_weights(value):
 
 def main(argv):
     del argv
-    from lpips_tf import evaluation
+    from lpips_tf.evaluation import evaluate as evaluation
     from lpips_tf.data import bapps
 
-    from lpips_tf.outputs import OutputError, check_writable_dir
+    from lpips_tf.cli.outputs import OutputError, check_writable_dir
 
     try:
         check_writable_dir(FLAGS.out, "--out folder")  # before the evaluation, not after it

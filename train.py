@@ -155,7 +155,7 @@ def main(argv):
         verbose=verbose, cached_stats=FLAGS.cached_stats,
         cached_dropout=FLAGS.cached_dropout, stats_cache_dir=FLAGS.stats_cache_dir,
         taps=FLAGS.taps)
-    from lpips_tf.outputs import OutputError, check_writable_dir
+    from lpips_tf.cli.outputs import OutputError, check_writable_dir
 
     try:
         check_writable_dir(FLAGS.out_dir, "--out_dir folder")  # before indexing and building

@@ -4,10 +4,9 @@
   answers with one JSON line on its original stdout, which nothing else may write to (a worker
   points file descriptor 1 at stderr once it has kept a copy for the protocol).
 * Analytic convolution FLOP counts of the three trunks for an input size.
-* The CPU's name for the tables, and the seeded random trunks without importing lpips_tf.
+* The CPU's name for the tables, and the seeded random trunks of both sides.
 """
 
-import importlib.util
 import json
 import os
 import resource
@@ -31,14 +30,15 @@ def cpu_name():
     return f"{name}, {cpus} CPU(s)"
 
 
-def random_weights_module():
-    """lpips_tf/_random_weights.py loaded by file path: importing the lpips_tf package would pull
-    in TensorFlow (or clash with torch in a torch-side process)."""
-    path = os.path.join(ROOT, "lpips_tf", "_random_weights.py")
-    spec = importlib.util.spec_from_file_location("_lpips_tf_random_weights", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def random_trunk_state_dict(net, seed=0):
+    """The seeded random trunk both sides use (`lpips_tf.testing.random_weights`). A torch-side
+    process sets KERAS_BACKEND=torch (or numpy) before this import, so that `import lpips_tf`
+    does not start TensorFlow there."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from lpips_tf.testing.random_weights import random_trunk_state_dict as make
+
+    return make(net, seed=seed)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ class Worker:
     def __init__(self, intra, inter):
         import tensorflow as tf
 
-        from lpips_tf.fast import configure_threads
+        from lpips_tf.core.compiled import configure_threads
 
         configure_threads(intra, inter)
         self.tf = tf
@@ -56,7 +56,7 @@ class Worker:
     def _model(self, net, policy, trunk=None):
         """LPIPS with the seeded random trunk, or with the torchvision state dict at `trunk`."""
         import lpips_tf
-        from lpips_tf._random_weights import random_trunk_state_dict
+        from lpips_tf.testing.random_weights import random_trunk_state_dict
 
         key = (net, policy, trunk)
         if key not in self.models:
@@ -70,7 +70,7 @@ class Worker:
 
     def setup(self, net, size, batch, variants, warmup=2):
         """Builds the variants, checks the FLOP count, warms up; returns the distances."""
-        from lpips_tf.fast import compiled_distance_fn
+        from lpips_tf.core.compiled import compiled_distance_fn
 
         tf = self.tf
         x0, x1 = _common.benchmark_inputs(size, batch)
@@ -118,7 +118,7 @@ class Worker:
 
     def accuracy(self, net, triplets, size=64, seed=0, batch=50, trunk=None):
         """bfloat16 vs float32 on 2AFC triplets of distorted photo patches (see make_triplets)."""
-        from lpips_tf.fast import compiled_distance_fn
+        from lpips_tf.core.compiled import compiled_distance_fn
 
         tf = self.tf
         ref, p0, p1 = make_triplets(triplets, size, seed)
@@ -206,14 +206,14 @@ def make_triplets(count, size, seed):
     """2AFC triplets (reference, p0, p1) from the test photos, float32 in [-1, 1].
 
     Each reference is a random square crop (side `size` to 4 x `size`, at most the photo's short
-    side) of one of tests/data/photos, resized to `size` with area averaging and randomly
+    side) of one of lpips_tf/data/photos, resized to `size` with area averaging and randomly
     mirrored; p0 and p1 are independent distortions of it, each one or two of: Gaussian noise,
     Gaussian blur, JPEG, contrast, brightness, saturation, a shift by 1-3 pixels, down-up
     sampling, each with a random strength. Seeded: the same triplets every run.
     """
     import tensorflow as tf
 
-    from lpips_tf.images import list_images, load_image
+    from lpips_tf.data.images import list_images, load_image
 
     folder = os.path.join(_common.ROOT, "tests", "data", "photos")
     photos = [load_image(os.path.join(folder, name)) for name in list_images(folder)]

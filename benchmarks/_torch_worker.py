@@ -4,13 +4,15 @@
 
 The official `lpips.LPIPS` class runs as published (v0.1 lin weights shipped in its wheel); only
 its trunk is replaced, with a strict load, by the seeded random weights of
-`lpips_tf/_random_weights.py`, which the TensorFlow worker loads too. Eval mode, torch.no_grad().
+`lpips_tf/testing/random_weights.py`, which the TensorFlow worker loads too. Eval mode, torch.no_grad().
 """
 
 import argparse
-import importlib.util
 import os
 import sys
+
+# lpips_tf (for the shared random trunk) on Keras' torch backend: TensorFlow must not load here.
+os.environ["KERAS_BACKEND"] = "torch"
 
 import numpy as np
 
@@ -18,15 +20,6 @@ import _common
 
 sys.path.insert(0, os.path.join(_common.ROOT, "tools"))
 from official_trunk import load_trunk  # noqa: E402
-
-
-def _random_weights_module():
-    # By file path: importing the lpips_tf package would pull in TensorFlow.
-    path = os.path.join(_common.ROOT, "lpips_tf", "_random_weights.py")
-    spec = importlib.util.spec_from_file_location("_lpips_tf_random_weights", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class Worker:
@@ -51,7 +44,7 @@ class Worker:
 
         torch = self.torch
         model = lpips.LPIPS(pretrained=True, net=net, version="0.1", pnet_rand=True, verbose=False)
-        state = _random_weights_module().random_trunk_state_dict(net, seed=0)
+        state = _common.random_trunk_state_dict(net, seed=0)
         load_trunk(model, {k: torch.from_numpy(v) for k, v in state.items()})
         return model.eval()
 

@@ -5,7 +5,7 @@
                                    [--torch_python /work/torchenv/bin/python]
 
 1. `python -m lpips_tf all-pairs` over `--images` generated images of `--size` px (alex, seeded
-   random trunk from lpips_tf/_random_weights.py saved as .npz: no download), against the
+   random trunk from lpips_tf/testing/random_weights.py saved as .npz: no download), against the
    official `lpips` package's per-pair loop (compute_dists_pair.py: one forward call per pair) on
    the first `--official_pairs` of the same pairs, extrapolated to all n(n-1)/2 pairs.
 2. `python -m lpips_tf dirs` over `--dirs_pairs` generated pairs of `--dirs_size` px with
@@ -131,7 +131,7 @@ def main():
           "above the core count.\n")
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
         trunk = os.path.join(tmp, f"{net}_random.npz")
-        np.savez(trunk, **_common.random_weights_module().random_trunk_state_dict(net, seed=0))
+        np.savez(trunk, **_common.random_trunk_state_dict(net, seed=0))
 
         # ---- all-pairs
         folder = os.path.join(tmp, "all")

@@ -8,7 +8,7 @@ This script imports neither TensorFlow nor PyTorch (they cannot share a process)
 configuration (net, image size, batch) it starts two persistent worker processes and talks to them
 over pipes: benchmarks/_tf_worker.py (lpips_tf, in this interpreter's environment) and
 benchmarks/_torch_worker.py (official lpips 0.1.4, in the reference environment). Both load the same
-seeded random trunk (lpips_tf/_random_weights.py) and the official v0.1 lin weights, time the same
+seeded random trunk (lpips_tf/testing/random_weights.py) and the official v0.1 lin weights, time the same
 inputs with the same number of threads, and the distances they return are compared. Rounds
 alternate between the workers (official, TF variants, then the reverse order in the next round), so
 that load from other processes hits both sides alike. The headline rate of each side is its
@@ -20,14 +20,14 @@ down, and a disturbed run is repeated once (--max-foreign, --wait, --retries).
 
 The reference environment (any folder; pass it with --torch-python or $LPIPS_TORCH_PYTHON):
 
-    python -m venv torchenv && torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1 lpips==0.1.4 tqdm
+    python -m venv torchenv && torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1 lpips==0.1.4 tqdm keras==3.15.1
 
 TF variants (--variants):
   call         model([x0, x1]): the plain call, float32 (lpips_tf's compiled fast path).
   keras-eager  keras.Model.__call__(model, [x0, x1]): Keras' layer-by-layer eager call, float32
                (what the plain call did before it became the fast path).
   bf16-call    the plain call of LPIPS(..., dtype="mixed_bfloat16").
-  graph     lpips_tf.fast.compiled_distance_fn(model): one tf.function, float32 (oneDNN fusions).
+  graph     lpips_tf.core.compiled.compiled_distance_fn(model): one tf.function, float32 (oneDNN fusions).
   xla       the same with jit_compile=True, float32.
   bf16      compiled_distance_fn(LPIPS(..., dtype="mixed_bfloat16")): bfloat16 trunk, float32 head.
   bf16-xla  both.
@@ -318,7 +318,7 @@ def print_report(results, state, args, elapsed, load):
     if state["accuracy"]:
         print(f"\nmixed_bfloat16 vs float32 on {args.triplets} generated 2AFC triplets of "
               f"{args.accuracy_size}x{args.accuracy_size} distorted photo patches "
-              f"(tests/data/photos):")
+              f"(lpips_tf/data/photos):")
         header = ["net (trunk; median d)", "head", "2AFC agreement", "max rel err",
                   "max rel err, d > p10", "p99 rel err", "median rel err", "max abs err",
                   "largest margin flipped"]

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 import lpips_tf  # noqa: E402
-from lpips_tf.pairwise import feature_size, pairwise  # noqa: E402
+from lpips_tf.uses.pairwise import feature_size, pairwise  # noqa: E402
 
 
 def generated_images(n, size, seed=0):

@@ -6,10 +6,10 @@
 Rows, per net (alex / vgg / squeeze, seeded random trunks, v0.1 lin weights) and shape
 (64x64 batch 50, 256x256 batch 8):
 
-- `lpips_tf eager`: the plain call `model([x0, x1])`, i.e. lpips_tf.fast's PyTorch path (eager
+- `lpips_tf eager`: the plain call `model([x0, x1])`, i.e. lpips_tf.core.compiled's PyTorch path (eager
   kernels under torch.no_grad()), on NHWC float32 torch tensors;
 - `lpips_tf compile(dynamic=True)` / `compile(default)` (with --compile): `torch.compile` of the
-  same core (`lpips_tf.fast._core`), under torch.no_grad(); "first call" is compilation plus one
+  same core (`lpips_tf.core.compiled._core`), under torch.no_grad(); "first call" is compilation plus one
   call, measured separately from the steady rate;
 - `official lpips 0.1.4`: `lpips.LPIPS(net=..., pnet_rand=True)` with the same trunk weights, eval
   mode, torch.no_grad(), on NCHW tensors.
@@ -70,8 +70,8 @@ def main():
     import keras
 
     import lpips_tf
-    from lpips_tf import fast
-    from lpips_tf._random_weights import random_trunk_state_dict
+    from lpips_tf.core import compiled as fast
+    from lpips_tf.testing.random_weights import random_trunk_state_dict
 
     if keras.backend.backend() != "torch":
         raise SystemExit("Run with KERAS_BACKEND=torch.")

@@ -94,7 +94,7 @@ def parity(backend):
         torch.backends.cuda.matmul.allow_tf32 = False
         device = "cuda" if torch.cuda.is_available() else "cpu"
     import lpips_tf
-    from lpips_tf._random_weights import random_trunk_state_dict
+    from lpips_tf.testing.random_weights import random_trunk_state_dict
 
     cases = json.loads((ROOT / "tests" / "golden" / "golden.json").read_text())
     spatial_golden = np.load(ROOT / "tests" / "golden" / "spatial.npz")

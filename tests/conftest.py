@@ -34,7 +34,7 @@ def real_trunk_path(net):
 @pytest.fixture(scope="session")
 def random_trunk_file(tmp_path_factory):
     """Writes seeded random torchvision-layout trunk weights (.npz) and returns a getter."""
-    from lpips_tf._random_weights import random_trunk_state_dict
+    from lpips_tf.testing.random_weights import random_trunk_state_dict
 
     folder = tmp_path_factory.mktemp("random_trunks")
     cache = {}
@@ -56,7 +56,7 @@ def synthetic_dataset(tmp_path_factory, name, **settings):
     from lpips_tf.data.synthetic import generate
 
     root = tmp_path_factory.mktemp(name)
-    generate(str(root), str(ROOT / "tests" / "data" / "photos"), verbose=False, **settings)
+    generate(str(root), str(ROOT / "lpips_tf" / "data" / "photos"), verbose=False, **settings)
     return str(root)
 
 

@@ -11,8 +11,8 @@ import pytest
 from keras import ops
 
 import lpips_tf
-from lpips_tf.backend import BackendError, backend_name
-from lpips_tf.trunks import alexnet, select_taps
+from lpips_tf.core.backend import BackendError, backend_name
+from lpips_tf.core.trunks import alexnet, select_taps
 from conftest import random_images
 
 BACKEND = backend_name()

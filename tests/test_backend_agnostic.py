@@ -28,9 +28,9 @@ def test_import_does_not_pull_in_tensorflow_off_the_tensorflow_backend():
         import sys
         import numpy as np
         import lpips_tf
-        from lpips_tf.losses import LPIPSLoss
-        from lpips_tf.metrics import LPIPSMetric
-        from lpips_tf.pairwise import pairwise
+        from lpips_tf.uses.losses import LPIPSLoss
+        from lpips_tf.uses.metrics import LPIPSMetric
+        from lpips_tf.uses.pairwise import pairwise
         model = lpips_tf.LPIPS(net="alex", trunk_weights=None)
         x = np.zeros((1, 32, 32, 3), np.float32)
         model([x, x])

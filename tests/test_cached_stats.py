@@ -1,4 +1,4 @@
-"""Cached channel statistics (`lpips_tf.training.cached_stats`, also `lpips_tf.cached`): exactness
+"""Cached channel statistics (`lpips_tf.training.cached_stats`): exactness
 against the model, cache invalidation, and training on them."""
 
 import os
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lpips_tf
-from lpips_tf.cached import CachedLin, compute_triplet_stats, fingerprint
+from lpips_tf.training.cached_stats import CachedLin, compute_triplet_stats, fingerprint
 from lpips_tf.data.bapps import index_2afc, twoafc_dataset
 from conftest import run_train_main, synthetic_dataset
 

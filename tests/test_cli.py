@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from lpips_tf import cli
+from lpips_tf.cli import main as cli
 from conftest import ROOT, real_trunk_path, shared_path
 
-PHOTOS = ROOT / "tests" / "data" / "photos"
+PHOTOS = ROOT / "lpips_tf" / "data" / "photos"
 
 
 def run_cli(args, capsys):
@@ -109,7 +109,7 @@ def _write_png(path, array):
 
 
 def _per_pair(model, path0, path1):
-    from lpips_tf.images import load_image
+    from lpips_tf.data.images import load_image
 
     return float(np.asarray(model([load_image(path0)[None], load_image(path1)[None]]))[0])
 
@@ -137,7 +137,7 @@ def mixed_dirs(tmp_path_factory):
 
 def test_dirs_batched_equals_unbatched_and_per_pair(capsys, tmp_path, mixed_dirs,
                                                     random_trunk_file):
-    from lpips_tf.lpips_model import LPIPS
+    from lpips_tf.core.model import LPIPS
 
     trunk = random_trunk_file("alex")
     runs = {}
@@ -174,7 +174,7 @@ def test_dirs_spatial_maps_batched(capsys, tmp_path, mixed_dirs, random_trunk_fi
 def test_dirs_reads_a_batch_at_a_time(capsys, tmp_path, monkeypatch, random_trunk_file):
     import weakref
 
-    from lpips_tf import images
+    from lpips_tf.data import images
 
     rng = np.random.default_rng(9)
     for i in range(12):
@@ -205,7 +205,7 @@ def test_dirs_reads_a_batch_at_a_time(capsys, tmp_path, monkeypatch, random_trun
 
 def test_all_pairs_equals_per_pair_calls_and_prints_mean_std(capsys, tmp_path,
                                                              random_trunk_file):
-    from lpips_tf.lpips_model import LPIPS
+    from lpips_tf.core.model import LPIPS
 
     rng = np.random.default_rng(10)
     folder = tmp_path / "imgs"

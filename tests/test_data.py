@@ -18,7 +18,7 @@ from lpips_tf.data import download
 from lpips_tf.data import synthetic
 from conftest import ROOT, SHARED
 
-PHOTOS = ROOT / "tests" / "data" / "photos"
+PHOTOS = ROOT / "lpips_tf" / "data" / "photos"
 ORIGINAL_PHOTOS = ["astronaut_97x131.png", "coffee_384x512.png", "chelsea_256.png", "rocket_256.png"]
 
 
@@ -27,7 +27,7 @@ def _photo_sources():
     if (SHARED / "images").is_dir():
         files.append(str(SHARED / "images"))
     if not files:
-        pytest.skip("no test photographs (tests/data/photos) available")
+        pytest.skip("no test photographs (lpips_tf/data/photos) available")
     return files
 
 
@@ -304,7 +304,7 @@ def test_resize_matches_pil_bicubic_of_the_official_loader():
     # PIL `Image.resize((64, 64), Image.BICUBIC)` of chelsea_256.png (Pillow, torch environment).
     path = PHOTOS / "chelsea_256.png"
     if not path.exists():
-        pytest.skip("tests/data/photos/chelsea_256.png is not present")
+        pytest.skip("lpips_tf/data/photos/chelsea_256.png is not present")
     pil_pixels = {(0, 0): [143, 92, 77], (10, 20): [144, 99, 61], (31, 31): [104, 56, 34],
                   (63, 5): [187, 155, 142], (40, 50): [149, 105, 64], (20, 60): [159, 122, 88]}
     pil_mean = [148.343017578125, 108.670654296875, 79.13427734375]

@@ -1,4 +1,4 @@
-"""lpips_tf.evaluation and evaluate.py on a tiny synthetic dataset (baselines + fake metrics)."""
+"""lpips_tf.evaluation.evaluate and evaluate.py on a tiny synthetic dataset (baselines + fake metrics)."""
 
 import json
 import os
@@ -8,13 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-from lpips_tf import evaluation
-from lpips_tf import scoring
+from lpips_tf.evaluation import evaluate as evaluation
+from lpips_tf.evaluation import scoring
 from lpips_tf.data import bapps
 from lpips_tf.data import synthetic
 from conftest import ROOT, SHARED
 
-PHOTOS = ROOT / "tests" / "data" / "photos"
+PHOTOS = ROOT / "lpips_tf" / "data" / "photos"
 
 
 @pytest.fixture(scope="module")

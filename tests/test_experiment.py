@@ -1,4 +1,4 @@
-"""The seed brief's experiment (`experiment.py`, `lpips_tf.experiment`): the claims' statistics and
+"""The seed brief's experiment (`experiment.py`, `lpips_tf.experiments.runner`): the claims' statistics and
 wording, and the one command end to end on a tiny synthetic set."""
 
 import json
@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from lpips_tf import experiment
+from lpips_tf.experiments import runner as experiment
 from conftest import synthetic_dataset
 
 

@@ -1,11 +1,11 @@
-"""lpips_tf.fast: the compiled distance function (float32 and mixed_bfloat16)."""
+"""lpips_tf.core.compiled: the compiled distance function (float32 and mixed_bfloat16)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import lpips_tf
-from lpips_tf.fast import compiled_distance_fn
+from lpips_tf.core.compiled import compiled_distance_fn
 from conftest import random_images
 
 

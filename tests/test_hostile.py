@@ -116,17 +116,17 @@ def test_force_rerun_unlinks_old_links_without_following_them(jnd_part, tmp_path
 
 # ------------------------------------------------------------------ 2. memory bombs
 
-# The bombs are loaded in a child process that imports lpips_tf's modules without the package
-# init (so without TensorFlow), under an address-space cap so that a regression fails instead of
-# exhausting the machine, and reports its own peak resident memory (VmHWM).
+# The bombs are loaded in a child process on Keras' NumPy backend (no TensorFlow), under an
+# address-space cap set after the imports so that a regression fails instead of exhausting the
+# machine, and it reports its own peak resident memory (VmHWM).
 _CHILD = textwrap.dedent("""
-    import json, resource, sys, types
-    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-    pkg = types.ModuleType("lpips_tf")
-    pkg.__path__ = [sys.argv[1] + "/lpips_tf"]
-    sys.modules["lpips_tf"] = pkg
+    import json, os, resource, sys
+    os.environ["KERAS_BACKEND"] = "numpy"
+    sys.path.insert(0, sys.argv[1])
     import numpy as np
-    from lpips_tf import images, pth, weights
+    from lpips_tf.data import images
+    from lpips_tf.core import pth, weights
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
     kind, path = sys.argv[2], sys.argv[3]
     try:
         if kind == "pth":
@@ -308,7 +308,7 @@ def test_png_pixel_bomb(tmp_path, baseline_peak):
 
 
 def test_pixel_limit_is_configurable(tmp_path):
-    from lpips_tf import images
+    from lpips_tf.data import images
 
     path = _write_png(tmp_path / "small.png", np.zeros((10, 20, 3)))
     assert images.load_image(path).shape == (10, 20, 3)
@@ -332,7 +332,7 @@ def _jpeg(path, array, orientation=None):
 
 @pytest.mark.parametrize("orientation,rotate", [(3, 2), (6, -1), (8, 1)])
 def test_exif_orientation_is_applied(tmp_path, orientation, rotate):
-    from lpips_tf.images import load_image
+    from lpips_tf.data.images import load_image
 
     photo = np.random.default_rng(0).integers(0, 256, (24, 40, 3))
     plain = load_image(_jpeg(tmp_path / "plain.jpg", photo))
@@ -350,7 +350,7 @@ def _npz(path, **arrays):
 
 
 def test_nan_trunk_weights_refused_naming_key_and_file(tmp_path, random_trunk_file):
-    from lpips_tf import weights
+    from lpips_tf.core import weights
 
     with np.load(random_trunk_file("alex")) as data:
         state = {k: data[k] for k in data.files}
@@ -362,7 +362,7 @@ def test_nan_trunk_weights_refused_naming_key_and_file(tmp_path, random_trunk_fi
 
 
 def test_absurd_lin_weights_refused(tmp_path):
-    from lpips_tf import weights
+    from lpips_tf.core import weights
 
     channels = (3, 2)
     path = _npz(tmp_path / "huge.npz", lin0=np.full(3, 1e38, np.float32), lin1=np.ones(2))
@@ -380,7 +380,7 @@ def test_absurd_lin_weights_refused(tmp_path):
     (np.array(["1", "2", "3"]), r"obj.npz: array 'lin0' has dtype <U1 \(not numbers\)"),
 ])
 def test_object_and_string_lin_weights_name_the_file(tmp_path, lin0, pattern):
-    from lpips_tf import weights
+    from lpips_tf.core import weights
 
     path = _npz(tmp_path / "obj.npz", lin0=lin0, lin1=np.ones(2))
     with pytest.raises(ValueError, match=pattern):
@@ -388,7 +388,7 @@ def test_object_and_string_lin_weights_name_the_file(tmp_path, lin0, pattern):
 
 
 def test_lin_weights_shape_checked_before_reading(tmp_path, monkeypatch):
-    from lpips_tf import weights
+    from lpips_tf.core import weights
 
     path = _npz(tmp_path / "shape.npz", lin0=np.ones(4), lin1=np.ones(2))
 
@@ -401,7 +401,8 @@ def test_lin_weights_shape_checked_before_reading(tmp_path, monkeypatch):
 
 
 def test_keras_trunk_offline_is_one_clear_line(tmp_path, monkeypatch, capsys):
-    from lpips_tf import cli, weights
+    from lpips_tf.cli import main as cli
+    from lpips_tf.core import weights
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setattr(weights, "KERAS_VGG16_URL", (tmp_path / "offline" / "x.h5").as_uri())
@@ -421,7 +422,7 @@ def test_saved_model_refuses_other_channel_counts(tmp_path):
     import keras
     import tensorflow as tf
 
-    from lpips_tf.export import export_saved_model
+    from lpips_tf.uses.export import export_saved_model
 
     # A stand-in distance model that, like LPIPS' scaling layer, would broadcast 1 channel to 3.
     a, b = keras.Input((None, None, 3)), keras.Input((None, None, 3))
@@ -456,11 +457,9 @@ def test_judgment_model_loads_after_import_lpips_tf_alone(tmp_path):
 # ------------------------------------------------------------------ 3. one run per run folder
 
 _HOLDER = textwrap.dedent("""
-    import sys, time, types
-    pkg = types.ModuleType("lpips_tf")  # run_lock alone: no package init, no TensorFlow
-    pkg.__path__ = [sys.argv[3] + "/lpips_tf"]
-    sys.modules["lpips_tf"] = pkg
-    from lpips_tf.run_lock import RunLock
+    import os, sys, time
+    os.environ["KERAS_BACKEND"] = "numpy"  # run_lock alone: no TensorFlow
+    from lpips_tf.training.run_lock import RunLock
     lock = RunLock(sys.argv[1]).acquire()
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -481,7 +480,7 @@ def _hold_lock(run_dir, seconds=60):
 def test_run_lock_refuses_a_live_holder_and_recovers_a_dead_one(tmp_path):
     import socket
 
-    from lpips_tf.run_lock import RunLock, RunLockedError, lock_path
+    from lpips_tf.training.run_lock import RunLock, RunLockedError, lock_path
 
     run_dir = tmp_path / "out" / "alex-lin"
     holder = _hold_lock(run_dir)
@@ -503,7 +502,7 @@ def test_run_lock_refuses_a_live_holder_and_recovers_a_dead_one(tmp_path):
 
 
 def test_run_lock_released_and_config_marked_on_exception(tmp_path):
-    from lpips_tf.run_lock import RunFolderGuard, lock_path
+    from lpips_tf.training.run_lock import RunFolderGuard, lock_path
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -590,7 +589,7 @@ def test_corrupt_png_in_a_subset_is_named_and_run_marked_failed(tmp_path, capsys
 
 
 def test_corrupt_png_named_by_evaluation(tmp_path):
-    from lpips_tf import evaluation
+    from lpips_tf.evaluation import evaluate as evaluation
     from lpips_tf.data import bapps
 
     data = _toy_2afc(tmp_path / "data", subsets=("val/toy",))
@@ -604,7 +603,7 @@ def test_corrupt_png_named_by_evaluation(tmp_path):
 
 def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys):
     from conftest import run_train_main
-    from lpips_tf import cli
+    from lpips_tf.cli import main as cli
 
     blocker = tmp_path / "a_file"
     blocker.write_text("")
@@ -634,7 +633,7 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys):
 
 
 def test_dirs_skips_junk_reports_bad_files_and_keeps_the_rest(tmp_path, capsys):
-    from lpips_tf import cli
+    from lpips_tf.cli import main as cli
 
     rng = np.random.default_rng(1)
     d0, d1 = tmp_path / "d0", tmp_path / "d1"
@@ -659,7 +658,7 @@ def test_dirs_skips_junk_reports_bad_files_and_keeps_the_rest(tmp_path, capsys):
 
 
 def test_all_pairs_skips_unreadable_files(tmp_path, capsys):
-    from lpips_tf import cli
+    from lpips_tf.cli import main as cli
 
     rng = np.random.default_rng(2)
     for name in ("a.png", "b.png", "c.png"):
@@ -675,7 +674,7 @@ def test_all_pairs_skips_unreadable_files(tmp_path, capsys):
 
 
 def test_too_small_and_undecodable_images_give_clean_one_line_errors(tmp_path, capsys):
-    from lpips_tf import cli
+    from lpips_tf.cli import main as cli
 
     small = _write_png(tmp_path / "small.png", np.zeros((8, 8, 3)))
     rc = cli.main(["pair", small, small, "--trunk_weights", "none", "--baseline"])

@@ -1,5 +1,5 @@
 """The judgment network G, the 2AFC score, and the 2AFC model around one distance model
-(`lpips_tf.training.judgment`).
+(`lpips_tf.uses.judgment`).
 
 Trunks: seeded random AlexNet weights; data: the synthetic `dataset` of conftest.
 """
@@ -58,7 +58,7 @@ def test_two_afc_score_by_hand_including_ties():
     metric.update_state(h[:2], distances[:2])
     metric.update_state(h[2:], distances[2:])
     assert float(metric.result()) == pytest.approx(np.mean(by_hand))
-    from lpips_tf.scoring import score_2afc
+    from lpips_tf.evaluation.scoring import score_2afc
 
     assert float(metric.result()) == pytest.approx(score_2afc(d0, d1, h)[0])
     metric.reset_state()

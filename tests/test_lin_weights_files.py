@@ -1,4 +1,4 @@
-"""Checks the shipped LPIPS lin weights in lpips_tf/lin_weights/ (no torch, no TensorFlow needed)."""
+"""Checks the shipped LPIPS lin weights in lpips_tf/core/lin_weights/ (no torch, no TensorFlow needed)."""
 
 import pathlib
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-LIN_DIR = ROOT / "lpips_tf" / "lin_weights"
+LIN_DIR = ROOT / "lpips_tf" / "core" / "lin_weights"
 WHEEL_WEIGHTS = pathlib.Path("/tmp/lpipswheel/lpips/weights")  # an unpacked lpips 0.1.4 wheel, if any
 
 CHANNELS = {
@@ -66,7 +66,7 @@ def test_matches_wheel_pth(version, net):
     path = WHEEL_WEIGHTS / f"v{version}" / f"{net}.pth"
     if not path.exists():
         pytest.skip(f"{path} not present (unpack `pip download --no-deps lpips==0.1.4` there to run this)")
-    from lpips_tf.pth import load_state_dict
+    from lpips_tf.core.pth import load_state_dict
 
     state = load_state_dict(path)
     arrays = load(version, net)

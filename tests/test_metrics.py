@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from lpips_tf.metrics import LPIPSMetric
+from lpips_tf.uses.metrics import LPIPSMetric
 
 SIZE = 32  # AlexNet takes 31 px and up
 

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 import lpips_tf
-from lpips_tf import layers as lpips_layers
+from lpips_tf.core import layers as lpips_layers
 from conftest import random_images
 
 

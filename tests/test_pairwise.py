@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import lpips_tf
-from lpips_tf.images import load_image
-from lpips_tf.pairwise import diversity, feature_size, pairwise
+from lpips_tf.data.images import load_image
+from lpips_tf.uses.pairwise import diversity, feature_size, pairwise
 
-PHOTOS = pathlib.Path(__file__).resolve().parent / "data" / "photos"
+PHOTOS = pathlib.Path(__file__).resolve().parents[1] / "lpips_tf" / "data" / "photos"
 TOL = 1e-5
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import lpips_tf
-from lpips_tf._random_weights import random_trunk_state_dict
-from lpips_tf.images import load_image
+from lpips_tf.testing.random_weights import random_trunk_state_dict
+from lpips_tf.data.images import load_image
 from conftest import ROOT, real_trunk_path, shared_path
 
 DISTANCE_ATOL = 1e-5

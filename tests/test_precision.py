@@ -12,13 +12,13 @@ import keras
 import tensorflow as tf
 
 import lpips_tf
-from lpips_tf.fast import compiled_distance_fn
-from lpips_tf.images import load_image
+from lpips_tf.core.compiled import compiled_distance_fn
+from lpips_tf.data.images import load_image
 from conftest import ROOT, random_images, real_trunk_path, shared_path
 
 BF16_ATOL = 3e-3
 BF16_RTOL = 0.01
-PHOTOS = ROOT / "tests" / "data" / "photos"
+PHOTOS = ROOT / "lpips_tf" / "data" / "photos"
 PHOTO_PAIRS = [
     ("astronaut_97x131", "coffee_97x131"),
     ("astronaut_97x131", "astronaut_97x131_noise"),

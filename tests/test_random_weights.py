@@ -1,29 +1,17 @@
-"""Tests for lpips_tf/_random_weights.py (pure NumPy: imports neither TensorFlow nor PyTorch).
+"""Tests for lpips_tf/testing/random_weights.py (pure NumPy: imports neither TensorFlow nor PyTorch).
 
 The golden values in tests/golden/ for "random:<seed>" trunks were computed from these arrays, so
 they must stay bit-for-bit stable: the pinned values below fail first if they ever change.
 """
 
 import ast
-import importlib.util
-import os
 
 import numpy as np
 import pytest
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                     "lpips_tf", "_random_weights.py")
+from lpips_tf.testing import random_weights as rw
 
-
-def _load():
-    # By file path, as tools/make_golden.py does, so the package __init__ (TensorFlow) is not needed.
-    spec = importlib.util.spec_from_file_location("_random_weights_under_test", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-rw = _load()
+_PATH = rw.__file__
 
 # Parameter counts of torchvision's alexnet / vgg16 / squeezenet1_1 `.features` modules.
 _PARAM_COUNTS = {"alex": 2_469_696, "vgg": 14_714_688, "squeeze": 722_496}

@@ -1,4 +1,4 @@
-"""The learning-rate schedule (`lpips_tf.training.schedule`)."""
+"""The learning-rate schedule (`lpips_tf.uses.schedule`)."""
 
 import numpy as np
 import pytest

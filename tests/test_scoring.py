@@ -1,4 +1,4 @@
-"""lpips_tf.scoring: 2AFC / JND scores, bootstrap intervals, L2 and SSIM baselines.
+"""lpips_tf.evaluation.scoring: 2AFC / JND scores, bootstrap intervals, L2 and SSIM baselines.
 
 Golden values were computed once with the official code paths in a torch + scikit-image 0.26
 environment: `lpips.voc_ap` on the rankings below, and for the baselines
@@ -10,10 +10,10 @@ Tolerance 1e-10 (float64 on both sides).
 import numpy as np
 import pytest
 
-from lpips_tf import scoring
+from lpips_tf.evaluation import scoring
 from conftest import ROOT, shared_path
 
-PHOTOS = ROOT / "tests" / "data" / "photos"
+PHOTOS = ROOT / "lpips_tf" / "data" / "photos"
 
 
 # ---------------------------------------------------------------------------- 2AFC
@@ -153,7 +153,7 @@ def _photo(name):
         return load_image(shared_path("images/" + name[len("shared:"):]))
     path = PHOTOS / name
     if not path.exists():
-        pytest.skip(f"tests/data/photos/{name} is not present")
+        pytest.skip(f"lpips_tf/data/photos/{name} is not present")
     return load_image(path)
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import lpips_tf
-from lpips_tf._random_weights import random_trunk_state_dict
-from lpips_tf.images import load_image
+from lpips_tf.testing.random_weights import random_trunk_state_dict
+from lpips_tf.data.images import load_image
 from conftest import ROOT, real_trunk_path, shared_path
 
 CASES = json.loads((ROOT / "tests" / "golden" / "golden.json").read_text())
@@ -40,7 +40,7 @@ def vgg_random_trunk(tmp_path_factory):
 
 @pytest.mark.parametrize("lpips", [True, False], ids=["lin", "cos"])
 @pytest.mark.parametrize("image1", ["shared:images/ex_p0.png",
-                                    "tests/data/photos/coffee_97x131.png"])
+                                    "lpips_tf/data/photos/coffee_97x131.png"])
 def test_alex_real_trunk_taps_match_the_official_per_layer_terms(lpips, image1):
     """alex with the real trunk, first 4 taps (the brief's "AlexNet, 4 convolutional layers") and
     (conv1, conv3): the official package's per-layer terms of the full model, summed."""
@@ -59,7 +59,7 @@ def test_alex_real_trunk_taps_match_the_official_per_layer_terms(lpips, image1):
 def test_vgg_random_trunk_first_two_taps_match_the_official_per_layer_terms(lpips,
                                                                            vgg_random_trunk):
     """vgg (the golden file's seeded random trunk), first 2 taps: "VGG16, 2 convolutional layers"."""
-    case = _golden("vgg", lpips, "random:0", "tests/data/photos/coffee_97x131.png")
+    case = _golden("vgg", lpips, "random:0", "lpips_tf/data/photos/coffee_97x131.png")
     x0, x1 = _image(case["image0"]), _image(case["image1"])
     model = lpips_tf.LPIPS(net="vgg", lpips=lpips, trunk_weights=vgg_random_trunk, taps=2)
     assert model.taps == ("block1_conv2", "block2_conv2") and model.channels == (64, 128)
@@ -219,7 +219,7 @@ def test_evaluate_official_names_with_taps_and_one_line_per_subset(dataset, rand
                                                                    capsys):
     """`alex-cos:taps=2` / `alex:taps=conv1+conv3` in evaluate, with one progress line per subset
     when stdout is not a terminal (pytest's capture is not one)."""
-    from lpips_tf import evaluation
+    from lpips_tf.evaluation import evaluate as evaluation
 
     trunk = random_trunk_file("alex")
     variants = evaluation.resolve_variants(["alex-cos:taps=2", "alex:taps=conv1+conv3"],

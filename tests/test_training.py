@@ -25,6 +25,7 @@ import keras
 
 import lpips_tf
 from lpips_tf import training
+from lpips_tf.training import callbacks
 from conftest import ROOT, run_train_main
 
 TRAIN = "train/traditional"
@@ -38,7 +39,7 @@ VAL = "val/traditional"
 def _env(**extra):
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2",
                CUDA_VISIBLE_DEVICES="-1")
-    env.pop(training.KILL_ENV, None)
+    env.pop(callbacks.KILL_ENV, None)
     env.update(extra)
     return env
 
@@ -75,7 +76,7 @@ def resumed_runs(dataset, random_trunk_file, tmp_path_factory):
     trunk = random_trunk_file("alex")
     out = tmp_path_factory.mktemp("resume")
     killed = _run(_train_cli(dataset, trunk, out / "interrupted"),
-                  **{training.KILL_ENV: "1"})
+                  **{callbacks.KILL_ENV: "1"})
     run_dir = str(out / "interrupted" / "alex-lin")
     after_kill = {
         "returncode": killed.returncode,
@@ -166,7 +167,7 @@ def test_cosine_variant_trains_only_the_head_and_its_2afc_score_is_fixed(cosine_
 
 def test_killed_run_resumes_where_it_stopped(resumed_runs):
     after_kill = resumed_runs["after_kill"]
-    assert after_kill["returncode"] == training.KILL_EXIT_CODE, after_kill["output"][-3000:]
+    assert after_kill["returncode"] == callbacks.KILL_EXIT_CODE, after_kill["output"][-3000:]
     assert [r["epoch"] for r in after_kill["history"]] == [0]
     assert after_kill["config"]["status"] == "running"
     assert "backup" in after_kill["files"] and "saved_model" not in after_kill["files"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lpips_tf
-from lpips_tf import weights
+from lpips_tf.core import weights
 from conftest import random_images
 
 

@@ -8,19 +8,18 @@ download):
 It runs `pip download --no-deps lpips==0.1.4` into a temporary folder (or uses
 `--wheel PATH` for a wheel you already have), reads the six
 `lpips/weights/v0.{0,1}/{alex,vgg,squeeze}.pth` files out of the wheel with
-`lpips_tf.pth` (the torch-free reader), checks that each holds exactly
+`lpips_tf.core.pth` (the torch-free reader), checks that each holds exactly
 `lin0.model.1.weight` .. `lin{L-1}.model.1.weight` with shapes (1, C, 1, 1) for
 the trunk's channel counts and no negative entries, and writes
 
-    lpips_tf/lin_weights/v0.{0,1}/{alex,vgg,squeeze}.npz   arrays lin0..lin{L-1}, (C,) float32
-    lpips_tf/lin_weights/LICENSE                          the LPIPS BSD-2-Clause licence
+    lpips_tf/core/lin_weights/v0.{0,1}/{alex,vgg,squeeze}.npz   arrays lin0..lin{L-1}, (C,) float32
+    lpips_tf/core/lin_weights/LICENSE                          the LPIPS BSD-2-Clause licence
 
 The .npz files are written byte-for-byte reproducibly (fixed zip timestamps),
 so rerunning it on the same wheel leaves git clean.
 """
 
 import argparse
-import importlib.util
 import io
 import os
 import subprocess
@@ -31,7 +30,7 @@ import zipfile
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_DIR = os.path.join(ROOT, "lpips_tf", "lin_weights")
+OUT_DIR = os.path.join(ROOT, "lpips_tf", "core", "lin_weights")
 WHEEL_REQUIREMENT = "lpips==0.1.4"
 
 CHANNELS = {
@@ -51,13 +50,12 @@ They are covered by the licence of the LPIPS package, reproduced below.
 
 
 def _load_pth_module():
-    """Imports lpips_tf/pth.py by path: it needs only numpy, while the
-    lpips_tf package itself imports TensorFlow."""
-    path = os.path.join(ROOT, "lpips_tf", "pth.py")
-    spec = importlib.util.spec_from_file_location("_lpips_tf_pth", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """lpips_tf's own `.pth` reader (NumPy only), from this checkout."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from lpips_tf.core import pth
+
+    return pth
 
 
 def _download_wheel(folder):

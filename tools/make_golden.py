@@ -3,7 +3,7 @@
 Run from the repository root, in a PyTorch environment (never the TensorFlow one: torch and
 tensorflow must not share a process); about 40 seconds on two CPU cores:
 
-    python -m venv torchenv && torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1 lpips==0.1.4 tqdm
+    python -m venv torchenv && torchenv/bin/pip install torch==2.14.1 torchvision==0.29.1 lpips==0.1.4 tqdm keras==3.15.1
     torchenv/bin/pip install scikit-image      # only for tools/make_test_photos.py
     /work/torchenv/bin/python tools/make_golden.py
 
@@ -33,7 +33,6 @@ The script fails loudly (before writing anything) if the official reference numb
 ../shared/reference/LPIPS_REFERENCE.md section 5 are not reproduced to 1e-6.
 """
 
-import importlib.util
 import json
 import os
 import sys
@@ -66,7 +65,7 @@ FULL_MAP_MAX_SIDE = 128
 STRIDE = 8
 
 EX = [f"shared:images/ex_{n}.png" for n in ("ref", "p0", "p1")]
-PHOTOS = "tests/data/photos/"
+PHOTOS = "lpips_tf/data/photos/"
 EXAMPLE_PAIRS = [(EX[0], EX[1]), (EX[0], EX[2])]
 PHOTO_97x131_PAIRS = [
     (PHOTOS + "astronaut_97x131.png", PHOTOS + "coffee_97x131.png"),
@@ -99,16 +98,11 @@ REFERENCE = {
 REFERENCE_TOL = 1e-6
 
 
-def _load_random_weights_module():
-    # By file path: importing the lpips_tf package would pull in TensorFlow.
-    path = os.path.join(ROOT, "lpips_tf", "_random_weights.py")
-    spec = importlib.util.spec_from_file_location("_lpips_tf_random_weights", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RW = _load_random_weights_module()
+# lpips_tf on Keras' torch backend, for its seeded random trunks: TensorFlow must not load beside
+# torch (the reference environment needs `keras` installed for this).
+os.environ["KERAS_BACKEND"] = "torch"
+sys.path.insert(0, ROOT)
+from lpips_tf.testing import random_weights as RW  # noqa: E402
 
 
 def resolve(path):

@@ -1,4 +1,4 @@
-"""Writes the small real photographs used by the parity tests to tests/data/photos/.
+"""Writes the small real photographs used by the parity tests to lpips_tf/data/photos/.
 
 Run from the repository root (a few seconds), with the PyTorch-side environment described in
 `tools/make_golden.py` (it only needs scikit-image, which bundles the source photographs, NumPy and
@@ -8,7 +8,7 @@ Pillow):
 
 The sources are scikit-image's bundled sample photographs (`skimage.data`): astronaut (NASA, public
 domain), coffee (CC0), chelsea (CC0) and rocket (SpaceX, public domain); see
-tests/data/photos/README.md. Each output is a crop to the target aspect ratio followed, where the
+lpips_tf/data/photos/README.md. Each output is a crop to the target aspect ratio followed, where the
 size changes, by an area-averaging (box filter) downscale, so no output is ever upsampled. Distorted
 copies (Gaussian noise from a fixed seed, Gaussian blur) give pairs with small distances. The outputs
 are committed; rerunning with another Pillow or libjpeg version may change pixels slightly, after

@@ -1,14 +1,18 @@
-"""BAPPS data: `tf.data` loaders (`bapps`), the official download (`download`)
-and an offline synthetic stand-in with simulated observers (`synthetic`)."""
+"""Data: BAPPS-layout datasets and image files.
 
-from lpips_tf.data.bapps import DataError
-from lpips_tf.data.bapps import JNDIndex
-from lpips_tf.data.bapps import TwoAFCIndex
-from lpips_tf.data.bapps import find_subsets
-from lpips_tf.data.bapps import index_2afc
-from lpips_tf.data.bapps import index_jnd
-from lpips_tf.data.bapps import jnd_dataset
-from lpips_tf.data.bapps import load_image
-from lpips_tf.data.bapps import subset_datasets
-from lpips_tf.data.bapps import twoafc_dataset
-from lpips_tf.data.bapps import verify_images
+  bapps.py      indexing, validation and `tf.data` loading of BAPPS 2AFC / JND sets (TensorFlow)
+  download.py   download, unpack and verify the official BAPPS tarballs
+  synthetic.py  a small BAPPS-layout set from the shipped photographs and simulated observers
+  images.py     reading images (header-first size check, EXIF orientation) and writing maps
+  photos/       public-domain photographs for the synthetic set and the tests
+
+Nothing is imported with the package: `lpips_tf.data.images` needs only Pillow and NumPy, and
+the `tf.data` names below load `bapps` (and TensorFlow) on first use.
+"""
+
+from lpips_tf._lazy import lazy_attributes as _lazy_attributes
+
+_BAPPS_NAMES = ("DataError", "JNDIndex", "TwoAFCIndex", "find_subsets", "index_2afc", "index_jnd",
+                "jnd_dataset", "load_image", "subset_datasets", "twoafc_dataset", "verify_images")
+__getattr__, __dir__ = _lazy_attributes(globals(), dict.fromkeys(_BAPPS_NAMES, "lpips_tf.data.bapps"))
+__all__ = list(_BAPPS_NAMES)

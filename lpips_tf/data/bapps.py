@@ -20,7 +20,7 @@ damaged in the middle only fails inside `tf.data`, where TensorFlow's error
 does not name the file; `verify_images` decodes everything and names it).
 
 EXIF orientation is not applied here (`tf.io` ignores it): BAPPS patches are PNG, which has no
-EXIF orientation in practice; `lpips_tf.images.load_image`, used by the command line, applies it.
+EXIF orientation in practice; `lpips_tf.data.images.load_image`, used by the command line, applies it.
 
 Loading: images are decoded in parallel inside `tf.data`, resized to
 `load_size` x `load_size` with `tf.image.resize(method="bicubic",

@@ -1,6 +1,6 @@
 """A small BAPPS-layout dataset from real photographs and SIMULATED observers.
 
-    python -m lpips_tf.data.synthetic --out /tmp/bapps_synth --photos tests/data/photos \
+    python -m lpips_tf.data.synthetic --out /tmp/bapps_synth --photos lpips_tf/data/photos \
         --n_train 2000 --n_val 500 --n_jnd 300 --patch 64 --seed 0
 
 takes 7-12 seconds on two (shared) CPU cores, most of it PNG encoding and
@@ -69,10 +69,8 @@ DISTORTIONS = (
 )
 OBSERVERS = {"train": 2, "val": 5, "jnd": 3}
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-_DEFAULT_PHOTOS = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "tests", "data", "photos",
-)
+# Shipped with the package (package data), so the generator works from an installed wheel.
+_DEFAULT_PHOTOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "photos")
 
 
 # ----------------------------------------------------------------------------
@@ -536,7 +534,7 @@ def main(argv=None):
     )
     parser.add_argument("--out", required=True, help="dataset root to write")
     parser.add_argument("--photos", default=_DEFAULT_PHOTOS,
-                        help="folder(s) or image file(s), comma-separated (default: tests/data/photos)")
+                        help="folder(s) or image file(s), comma-separated (default: lpips_tf/data/photos)")
     parser.add_argument("--n_train", type=int, default=2000, help="2AFC train triplets")
     parser.add_argument("--n_val", type=int, default=500, help="2AFC val triplets")
     parser.add_argument("--n_jnd", type=int, default=300, help="JND pairs")

@@ -3,8 +3,9 @@
     from lpips_tf import training
     result = training.train(training.TrainConfig(data_dir="dataset", variant="alex-lin"))
 
-One module per job; imports run one way, from `loop` down to `judgment` and the metric itself
-(`lpips_tf.lpips_model`), and none of these modules imports this package's `__init__`:
+One module per job; imports run one way, from `loop` down to the 2AFC model
+(`lpips_tf.uses.judgment`) and the metric itself (`lpips_tf.core`), and none of these modules
+imports this package's `__init__`:
 
   loop.py          `train()`: the run as a sequence of steps, using the modules below
   config.py        `TrainConfig`, its defaults, `ConfigError`, settings a resume may change
@@ -13,39 +14,33 @@ One module per job; imports run one way, from `loop` down to `judgment` and the 
   strategy.py      `make_strategy` (tf.distribute by name), `worker_role` (chief or not)
   run_folder.py    `RunFolder`: file names, fresh start or resume, history.csv, backup, config.json
   run_record.py    what config.json says about a run, at the start and at the end
+  run_lock.py      one run per run folder: the lock, and config.json marked when a run fails
   datasets.py      `RunData` (indexes, steps, epochs), the per-epoch order shared by both paths
   setups.py        datasets and models, end to end on images or on cached statistics
-  cached_stats.py  cached channel statistics, `CachedLin`, the statistics-input 2AFC model
-                   (also importable as `lpips_tf.cached`)
-  callbacks.py     `fit`'s callbacks: checkpoint, logs, backup, the kill-after-epoch test hook
+  cached_stats.py  cached channel statistics and the statistics-input 2AFC model
+  callbacks.py     `fit`'s callbacks: checkpoint, logs, backup
   artefacts.py     SavedModel, .keras files, lin_weights.npz and plots of a finished run
   plots.py         `plot_history`: accuracy.png and loss.png
-  schedule.py      `LinearDecaySchedule`: constant learning rate, then linear decay to 0
-  judgment.py      `JudgmentHead` (G), `TwoAFCScore`, `judgment_loss`, `TwoAFCModel`,
-                   `build_2afc_model`
 
-The names below are re-exported so that `lpips_tf.training.X` works for every public name.
+The public names below load their module on first use (`lpips_tf.training.X`).
 """
 
-from lpips_tf.training.artefacts import write_lin_weights
-from lpips_tf.training.callbacks import KILL_ENV, KILL_EXIT_CODE
-from lpips_tf.training.checks import check_config, check_data_dir
-from lpips_tf.training.config import (DEFAULT_TRAIN_SETS, DEFAULT_VAL_SETS, SELECTIONS,
-                                      ConfigError, TrainConfig)
-from lpips_tf.training.judgment import (JudgmentHead, TwoAFCModel, TwoAFCScore,
-                                        assemble_2afc_model, build_2afc_model, judgment_loss,
-                                        two_afc_scores)
-from lpips_tf.training.loop import train
-from lpips_tf.training.plots import plot_history
-from lpips_tf.training.schedule import LinearDecaySchedule
-from lpips_tf.training.strategy import STRATEGIES, make_strategy, worker_role
-from lpips_tf.training.variants import VARIANTS, Variant, build_distance_model, get_variant
+from lpips_tf._lazy import lazy_attributes as _lazy_attributes
 
-__all__ = [
-    "DEFAULT_TRAIN_SETS", "DEFAULT_VAL_SETS", "KILL_ENV", "KILL_EXIT_CODE", "SELECTIONS",
-    "STRATEGIES", "VARIANTS", "ConfigError", "JudgmentHead", "LinearDecaySchedule", "TrainConfig",
-    "TwoAFCModel", "TwoAFCScore", "Variant", "assemble_2afc_model", "build_2afc_model",
-    "build_distance_model", "check_config", "check_data_dir", "get_variant", "judgment_loss",
-    "make_strategy", "plot_history", "train", "two_afc_scores", "worker_role",
-    "write_lin_weights",
-]
+_NAMES = {
+    "lpips_tf.training.artefacts": ("write_lin_weights",),
+    "lpips_tf.training.checks": ("check_config", "check_data_dir"),
+    "lpips_tf.training.config": ("DEFAULT_TRAIN_SETS", "DEFAULT_VAL_SETS", "SELECTIONS",
+                                 "ConfigError", "TrainConfig"),
+    "lpips_tf.uses.judgment": ("JudgmentHead", "TwoAFCModel", "TwoAFCScore",
+                               "assemble_2afc_model", "build_2afc_model", "judgment_loss",
+                               "two_afc_scores"),
+    "lpips_tf.training.loop": ("train",),
+    "lpips_tf.training.plots": ("plot_history",),
+    "lpips_tf.uses.schedule": ("LinearDecaySchedule",),
+    "lpips_tf.training.strategy": ("STRATEGIES", "make_strategy", "worker_role"),
+    "lpips_tf.training.variants": ("VARIANTS", "Variant", "build_distance_model", "get_variant"),
+}
+_TABLE = {name: module for module, names in _NAMES.items() for name in names}
+__getattr__, __dir__ = _lazy_attributes(globals(), _TABLE)
+__all__ = sorted(_TABLE)

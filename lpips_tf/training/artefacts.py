@@ -5,7 +5,7 @@
 
 import numpy as np
 
-from lpips_tf.export import export_saved_model
+from lpips_tf.uses.export import export_saved_model
 from lpips_tf.training.plots import plot_history
 
 

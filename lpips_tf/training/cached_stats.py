@@ -1,7 +1,5 @@
 """Cached channel statistics: train lin layers without running the trunk every epoch.
 
-(Importable as `lpips_tf.cached` too.)
-
 With the trunk frozen, LPIPS is linear in its lin weights:
 
     d(x, y) = sum_l sum_c w_lc * mean_hw (yhat_lchw - xhat_lchw)^2
@@ -21,7 +19,7 @@ have: `vgg2-lin` after `vgg-lin` (same trunk weights) reads the deeper file inst
 its trunk again.
 
 Training (`train.py --cached_stats`, `TrainConfig(cached_stats=True)`): `build_cached_2afc_model`
-is the 2AFC model of `lpips_tf.training.judgment` with the distance replaced by `CachedLin` over
+is the 2AFC model of `lpips_tf.uses.judgment` with the distance replaced by `CachedLin` over
 the cached vectors, s0, s1 -> d0 = s0 . w, d1 = s1 . w -> the same `JudgmentHead` -> judgment,
 with the same outputs ({"judgment", "distances"}), loss, `two_afc` metric, Adam settings and
 learning-rate schedule. `stats_training_dataset` serves the triplets in the order the end-to-end pipeline uses
@@ -55,7 +53,7 @@ import tensorflow as tf
 
 from lpips_tf.data.bapps import twoafc_dataset
 from lpips_tf.training.datasets import by_epoch, epoch_seed
-from lpips_tf.training.judgment import assemble_2afc_model
+from lpips_tf.uses.judgment import CachedLin, assemble_2afc_model
 
 
 CACHE_FORMAT = 1
@@ -227,63 +225,6 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
     return {**result, "cache_file": path, "from_cache": False}
 
 
-@keras.saving.register_keras_serializable(package="lpips_tf")
-class CachedLin(keras.layers.Layer):
-    """All lin layers of a trunk as one non-negative vector over cached channel statistics.
-
-    Input: (N, sum(channels)) per-channel mean squared differences. Output: (N,) distances.
-    `dropout_rate` drops whole channels of the statistics while training (see the module doc).
-    `kernel_initializer`: None for uniform in [0, 2 / max(channels)) (non-negative, so the
-    constraint does not zero half of it on the first step), or any Keras initializer.
-    """
-
-    def __init__(self, channels, dropout_rate=0.0, kernel_initializer=None, **kwargs):
-        super().__init__(**kwargs)
-        self.channels = tuple(int(c) for c in channels)
-        self.dropout_rate = dropout_rate
-        self.kernel_initializer = (None if kernel_initializer is None
-                                   else keras.initializers.get(kernel_initializer))
-        self.dropout = keras.layers.Dropout(dropout_rate) if dropout_rate else None
-
-    def build(self, input_shape):
-        total = sum(self.channels)
-        if input_shape[-1] not in (None, total):
-            raise ValueError(f"CachedLin expects {total} statistics per pair, received "
-                             f"input_shape={input_shape}")
-        initializer = self.kernel_initializer or keras.initializers.RandomUniform(
-            0.0, 2.0 / max(self.channels))
-        self.kernel = self.add_weight(name="kernel", shape=(total,), initializer=initializer,
-                                      constraint=keras.constraints.NonNeg())
-
-    def call(self, stats, training=None):
-        if self.dropout is not None:
-            stats = self.dropout(stats, training=training)
-        return keras.ops.tensordot(stats, keras.ops.cast(self.kernel, stats.dtype), axes=1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0],)
-
-    def lin_vectors(self):
-        """The kernel split per tap: what `LPIPS.set_lin_weights` takes."""
-        kernel = keras.ops.convert_to_numpy(self.kernel)
-        return np.split(kernel, np.cumsum(self.channels)[:-1])
-
-    def set_lin_vectors(self, vectors):
-        """Sets the kernel from per-tap (C,) vectors, e.g. `LPIPS.get_lin_weights()`."""
-        vectors = [np.asarray(v, np.float32).reshape(-1) for v in vectors]
-        if tuple(len(v) for v in vectors) != self.channels:
-            raise ValueError(f"Expected lin vectors of lengths {self.channels}, received "
-                             f"{tuple(len(v) for v in vectors)}.")
-        self.kernel.assign(np.concatenate(vectors))
-
-    def get_config(self):
-        config = {**super().get_config(), "channels": list(self.channels),
-                  "dropout_rate": self.dropout_rate}
-        if self.kernel_initializer is not None:
-            config["kernel_initializer"] = keras.initializers.serialize(self.kernel_initializer)
-        return config
-
-
 # ------------------------------------------------------------------------------------------------
 # Training on the cached statistics.
 
@@ -293,7 +234,7 @@ STATS_KEYS = ("s0", "s1")
 def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta_1=0.5,
                             beta_2=0.999, hidden_units=32, initial_lin_weights=None, compile=True,
                             name="lpips_cached_2afc", fixed_sum=False):
-    """The 2AFC model of `lpips_tf.training.judgment.build_2afc_model`, on cached statistics.
+    """The 2AFC model of `lpips_tf.uses.judgment.build_2afc_model`, on cached statistics.
 
     Inputs {"s0", "s1"}: (N, sum(channels)) statistics of (ref, p0) and (ref, p1). One shared
     `CachedLin` (named "lin") gives d0 and d1, the `JudgmentHead` (named "judgment") the

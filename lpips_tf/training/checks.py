@@ -8,7 +8,7 @@ import os
 from lpips_tf.training.config import SELECTIONS, ConfigError
 from lpips_tf.training.strategy import STRATEGIES
 from lpips_tf.training.variants import VARIANTS, get_variant
-from lpips_tf.trunks import get_trunk_module, select_taps
+from lpips_tf.core.trunks import get_trunk_module, select_taps
 
 
 def check_config(config):

@@ -32,7 +32,7 @@ class TrainConfig:
     `cached_stats=True` (frozen-trunk lin variants only: `*-lin`) trains on per-channel statistics
     computed once per triplet and cached on disk in `stats_cache_dir` (None:
     `<out_dir>/.stats_cache`, shared by the runs under `out_dir` and kept by `overwrite`); see
-    `lpips_tf.cached`. It uses `cached_dropout` (channel dropout on the statistics, default off)
+    `lpips_tf.training.cached_stats`. It uses `cached_dropout` (channel dropout on the statistics, default off)
     instead of `dropout` (element dropout, which cannot be reproduced on the averages) and runs
     with the default strategy only. Cosine variants (frozen trunk, no lin layers) may use it too:
     their distance is the plain sum of the statistics, so only the judgment network trains.

@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from lpips_tf.run_lock import RunFolderGuard
+from lpips_tf.training.run_lock import RunFolderGuard
 from lpips_tf.training.artefacts import save_artefacts
 from lpips_tf.training.callbacks import fit_callbacks
 from lpips_tf.training.checks import check_config, check_data_dir
@@ -65,7 +65,7 @@ def train(config, callbacks=None, log=print):
     """
     import tensorflow as tf
 
-    # One run per run folder (lpips_tf/run_lock.py); config.json marked failed if the run raises.
+    # One run per run folder (lpips_tf/training/run_lock.py); config.json marked failed if the run raises.
     with RunFolderGuard(log) as guard:
         try:
             return _train(config, callbacks, log, guard)

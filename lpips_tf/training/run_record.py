@@ -94,9 +94,9 @@ def dropout_mode(config, variant):
         if config.cached_dropout:
             return (f"channel dropout (rate {config.cached_dropout:g}) on the cached per-channel "
                     f"statistics (whole channels of each pair's averages; not the end-to-end "
-                    f"element dropout, see lpips_tf.cached)")
+                    f"element dropout, see lpips_tf.training.cached_stats)")
         return ("none: cached statistics are spatial averages, on which the end-to-end element "
-                "dropout cannot be reproduced (see lpips_tf.cached)")
+                "dropout cannot be reproduced (see lpips_tf.training.cached_stats)")
     if config.dropout:
         return (f"element dropout (rate {config.dropout:g}) on the squared feature differences "
                 f"before each lin layer")

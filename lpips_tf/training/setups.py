@@ -20,8 +20,8 @@ from lpips_tf.training.cached_stats import (build_cached_2afc_model, compute_tri
                                            stats_dataset, stats_training_dataset)
 from lpips_tf.training.config import resolve_verbose
 from lpips_tf.training.datasets import image_training_dataset
-from lpips_tf.training.judgment import build_2afc_model
-from lpips_tf.training.schedule import LinearDecaySchedule
+from lpips_tf.uses.judgment import build_2afc_model
+from lpips_tf.uses.schedule import LinearDecaySchedule
 from lpips_tf.training.variants import build_distance_model
 
 

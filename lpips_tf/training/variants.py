@@ -12,9 +12,9 @@ an option of the distance model that variants carry goes into `Variant` and
 
 import dataclasses
 
-from lpips_tf.lpips_model import LPIPS
+from lpips_tf.core.model import LPIPS
 from lpips_tf.training.config import ConfigError
-from lpips_tf.trunks import get_trunk_module
+from lpips_tf.core.trunks import get_trunk_module
 
 
 @dataclasses.dataclass(frozen=True)

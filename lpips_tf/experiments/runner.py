@@ -15,7 +15,7 @@ shows accuracy and loss per epoch for the best one, and concludes:
 each in `<out_dir>/runs/<variant>/` through `lpips_tf.training.train`, all on cached channel
 statistics (every one of them has a frozen trunk: the lin variants learn a vector over the
 statistics, the cosine ones fit only the judgment network on their plain sum). It then scores
-them with the L2 and SSIM baselines (`lpips_tf.evaluation`) and writes `<out_dir>/report/`:
+them with the L2 and SSIM baselines (`lpips_tf.evaluation.evaluate`) and writes `<out_dir>/report/`:
 
   report.md, report.json     the table in the brief's shape (model, distance, layers, 2AFC per
                              subset and mean, JND mAP, 95% bootstrap intervals) and the claims
@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from lpips_tf import scoring
+from lpips_tf.evaluation import scoring
 from lpips_tf.data import bapps
 from lpips_tf.data.synthetic import is_synthetic
 
@@ -264,7 +264,7 @@ def describe_trunk(net, source):
 
 def model_label(model, variant, sources):
     """The brief's wording for a model, with "pretrained" replaced where the trunk is random."""
-    from lpips_tf.trunks import get_trunk_module
+    from lpips_tf.core.trunks import get_trunk_module
 
     title = _NET_TITLES[variant.net]
     random_trunk = not variant.pretrained or sources[variant.net] is None
@@ -372,7 +372,8 @@ def run_experiment(config, log=print):
     Returns:
       The report dict (what report.json holds) with "paths" of the written files.
     """
-    from lpips_tf import evaluation, training
+    from lpips_tf import training
+    from lpips_tf.evaluation import evaluate as evaluation
 
     start = time.time()
     training.check_data_dir(config.data_dir)
@@ -434,7 +435,7 @@ def build_report(config, configs, run_dirs, results, sources, synthetic):
     """The report dict: rows per model and baseline, the best model, the claims."""
     from lpips_tf import training
     from lpips_tf.training.run_folder import read_history
-    from lpips_tf.trunks import get_trunk_module
+    from lpips_tf.core.trunks import get_trunk_module
 
     models = {m.variant: m for m in MODELS}
     rows = []
@@ -511,7 +512,7 @@ def build_report(config, configs, run_dirs, results, sources, synthetic):
 
 
 def evaluation_baselines(results):
-    from lpips_tf.evaluation import BASELINES
+    from lpips_tf.evaluation.evaluate import BASELINES
 
     return [b for b in BASELINES if b in results]
 

@@ -1,6 +1,6 @@
 """All-pairs LPIPS with one trunk pass per image, and diversity scores over sets of samples.
 
-    from lpips_tf.pairwise import pairwise, diversity
+    from lpips_tf.uses.pairwise import pairwise, diversity
 
     model = lpips_tf.LPIPS(net="alex")
     d = pairwise(model, samples)            # one set: condensed vector, scipy `pdist` order
@@ -49,7 +49,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from lpips_tf.inputs import check_static_shape
+from lpips_tf.core.inputs import check_static_shape
 
 __all__ = ["pairwise", "diversity", "Diversity", "feature_size"]
 

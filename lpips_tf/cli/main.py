@@ -12,12 +12,12 @@ on stderr and go on, and exit with status 1 when anything was skipped. Spatial m
 the full image name (`a.png_lpips.png`). A progress bar with pairs/s goes to stderr.
 
 `dirs` reads the matched pairs lazily, `--batch_size` same-size pairs per model call
-(`lpips_tf.batching.pair_batches`: at most 2 x batch_size images in memory), and writes each
+(`lpips_tf.cli.batching.pair_batches`: at most 2 x batch_size images in memory), and writes each
 distance as it is computed, in name order. `all-pairs` reads each image once to find its size,
 then runs `lpips_tf.pairwise` per size group (one trunk pass per image, not one per pair; pixels
 read again batch by batch); pairs across sizes are reported as size mismatches. It writes the
 pairs in name order and a last line `mean over N pairs (std S, bootstrap 95% interval of the mean
-[L, H]): MEAN`, the interval from `lpips_tf.pairwise.diversity` (images resampled).
+[L, H]): MEAN`, the interval from `lpips_tf.uses.pairwise.diversity` (images resampled).
 """
 
 import argparse
@@ -25,7 +25,7 @@ import os
 import re
 import sys
 
-from lpips_tf.outputs import check_writable_dir, open_results
+from lpips_tf.cli.outputs import check_writable_dir, open_results
 
 
 def _add_model_flags(parser):
@@ -57,11 +57,11 @@ def _add_batch_flag(parser, what):
 
 
 def _build_model(args, spatial):
-    from lpips_tf.lpips_model import LPIPS
+    from lpips_tf.core.model import LPIPS
 
     trunk = None if args.trunk_weights.lower() == "none" else args.trunk_weights
     if trunk == "keras" and args.net == "vgg":
-        from lpips_tf.weights import keras_vgg16_weights
+        from lpips_tf.core.weights import keras_vgg16_weights
 
         keras_vgg16_weights()  # offline: a clear error saying what to download, not a traceback
     return LPIPS(net=args.net, version=args.version, lpips=not args.baseline, spatial=spatial,
@@ -100,7 +100,7 @@ def _distances(model, images0, images1, names):
 
 def _distance(model, image0, image1, name0, name1):
     """Distance (and map, for a spatial model) of one pair of (H, W, 3) arrays."""
-    from lpips_tf.batching import size_mismatch_message
+    from lpips_tf.cli.batching import size_mismatch_message
 
     if image0.shape != image1.shape:
         raise ValueError(size_mismatch_message(name0, image0.shape, name1, image1.shape))
@@ -114,7 +114,7 @@ def _map_name(name):
 
 
 def cmd_pair(args):
-    from lpips_tf.images import load_image, save_distance_map
+    from lpips_tf.data.images import load_image, save_distance_map
 
     if args.spatial_out:
         check_writable_dir(os.path.dirname(os.path.abspath(args.spatial_out)))
@@ -157,9 +157,9 @@ def _batch_results(model, batch, paths):
 
 
 def cmd_dirs(args):
-    from lpips_tf.batching import SkippedPair, pair_batches
-    from lpips_tf.images import list_images, load_image, save_distance_map
-    from lpips_tf.progress import ProgressBar
+    from lpips_tf.cli.batching import SkippedPair, pair_batches
+    from lpips_tf.data.images import list_images, load_image, save_distance_map
+    from lpips_tf.cli.progress import ProgressBar
 
     names0, names1 = list_images(args.dir0), set(list_images(args.dir1))
     common = [n for n in names0 if n in names1]
@@ -208,7 +208,7 @@ def cmd_dirs(args):
 def _size_groups(folder, names, min_size, bar_note):
     """Reads every image once: {(H, W): [names]} of the readable ones, in name order, and the
     number skipped. Pixels are not kept (pairwise reads them again batch by batch)."""
-    from lpips_tf.images import load_image
+    from lpips_tf.data.images import load_image
 
     groups, skipped = {}, 0
     for name in names:
@@ -231,10 +231,10 @@ def _size_groups(folder, names, min_size, bar_note):
 def cmd_all_pairs(args):
     import numpy as np
 
-    from lpips_tf.batching import LazyImages
-    from lpips_tf.images import list_images, load_image
-    from lpips_tf.pairwise import diversity, pairwise
-    from lpips_tf.progress import ProgressBar
+    from lpips_tf.cli.batching import LazyImages
+    from lpips_tf.data.images import list_images, load_image
+    from lpips_tf.uses.pairwise import diversity, pairwise
+    from lpips_tf.cli.progress import ProgressBar
 
     names = list_images(args.dir)
     if len(names) < 2:

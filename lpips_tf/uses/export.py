@@ -2,7 +2,7 @@
 
 import keras
 
-from lpips_tf.backend import require_tensorflow
+from lpips_tf.core.backend import require_tensorflow
 
 
 def export_saved_model(model, filepath, verbose=False):

@@ -17,7 +17,7 @@ import numpy as np
 from keras import backend as keras_backend
 from keras import ops
 
-from lpips_tf.backend import backend_name, is_traced
+from lpips_tf.core.backend import backend_name, is_traced
 
 # Inputs may stray this far outside their declared range (resampling overshoot) before we refuse
 # them; typical mistakes (0..255 data, [0, 1] flagged as something else) are far beyond it.

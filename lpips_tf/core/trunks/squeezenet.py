@@ -6,7 +6,7 @@ it. Layer names follow torchvision's `features` indices (`fire3_squeeze` is `fea
 
 import keras
 
-from lpips_tf.layers import CeilMaxPooling2D
+from lpips_tf.core.layers import CeilMaxPooling2D
 
 NAME = "squeeze"
 TAPS = (

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lpips_tf import pth
+from lpips_tf.core import pth
 
 
 def conv_param_shapes(model, layer_map):
@@ -28,7 +28,7 @@ def load_torchvision_weights(model, state_dict, layer_map, source="state dict"):
       source: where the weights came from, for error messages.
 
     Raises:
-      lpips_tf.pth.PthError: a missing or unexpected key, or a shape mismatch, naming the key.
+      lpips_tf.core.pth.PthError: a missing or unexpected key, or a shape mismatch, naming the key.
     """
     expected = conv_param_shapes(model, layer_map)
     state = pth.check_state_dict(

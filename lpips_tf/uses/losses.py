@@ -2,7 +2,7 @@
 
 import keras
 
-from lpips_tf.lpips_model import LPIPS
+from lpips_tf.core.model import LPIPS
 
 
 @keras.saving.register_keras_serializable(package="lpips_tf")

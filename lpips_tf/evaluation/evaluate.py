@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from lpips_tf import scoring
+from lpips_tf.evaluation import scoring
 from lpips_tf.data import bapps
 
 __all__ = [

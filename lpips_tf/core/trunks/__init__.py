@@ -7,7 +7,7 @@ a multi-output Functional model over (N, H, W, 3) input of any size.
 
 import numpy as np
 
-from lpips_tf.trunks import alexnet, squeezenet, vgg16
+from lpips_tf.core.trunks import alexnet, squeezenet, vgg16
 
 TRUNKS = {"alex": alexnet, "vgg": vgg16, "squeeze": squeezenet}
 

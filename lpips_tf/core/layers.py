@@ -7,7 +7,7 @@ them from `get_config`, so models made of them survive `.keras` save/load and Sa
 import keras
 from keras import ops
 
-from lpips_tf.backend import resize_bilinear
+from lpips_tf.core.backend import resize_bilinear
 
 _PACKAGE = "lpips_tf"
 
@@ -147,7 +147,7 @@ class UpsampleToReference(keras.layers.Layer):
 
     Samples at half-pixel centres without antialiasing, the rule of torch's
     `Upsample(mode="bilinear", align_corners=False)` that the official spatial output uses, on
-    every backend (`lpips_tf.backend.resize_bilinear`).
+    every backend (`lpips_tf.core.backend.resize_bilinear`).
     Inputs: [map (N, h, w, C), reference (N, H, W, ...)]. Output: (N, H, W, C).
     """
 

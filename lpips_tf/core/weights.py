@@ -3,7 +3,7 @@
 Trunk weights are torchvision's published ImageNet checkpoints, downloaded once into the Keras cache
 (`~/.keras/lpips_tf/`, or `$KERAS_HOME/lpips_tf/`) and checked against the SHA-256 prefix that
 torchvision puts in each file name. The lin weights are the authors' calibrated layers, converted
-from the `lpips` 0.1.4 wheel by `tools/convert_lin_weights.py` and shipped in `lpips_tf/lin_weights/`.
+from the `lpips` 0.1.4 wheel by `tools/convert_lin_weights.py` and shipped in `lpips_tf/core/lin_weights/`.
 """
 
 import hashlib
@@ -13,7 +13,7 @@ import zipfile
 
 import numpy as np
 
-from lpips_tf import pth
+from lpips_tf.core import pth
 
 TORCHVISION_BASE_URL = "https://download.pytorch.org/models/"
 # Lets tests (and users behind a mirror) point the download at another place, e.g. `file:///dir/`.

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from lpips_tf.lpips_model import LPIPS
+from lpips_tf.core.model import LPIPS
 
 REDUCTIONS = ("mean", "sum")
 

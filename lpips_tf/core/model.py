@@ -6,11 +6,11 @@ import numpy as np
 import keras
 from keras import ops
 
-from lpips_tf import inputs as lpips_inputs
-from lpips_tf import layers as lpips_layers
-from lpips_tf import weights as lpips_weights
-from lpips_tf.inputs import RANGE_MARGIN  # noqa: F401  (public name, kept where it was)
-from lpips_tf.trunks import get_trunk_module, select_taps
+from lpips_tf.core import inputs as lpips_inputs
+from lpips_tf.core import layers as lpips_layers
+from lpips_tf.core import weights as lpips_weights
+from lpips_tf.core.inputs import RANGE_MARGIN  # noqa: F401  (public name, kept where it was)
+from lpips_tf.core.trunks import get_trunk_module, select_taps
 
 VERSIONS = lpips_weights.VERSIONS
 
@@ -160,7 +160,7 @@ class LPIPS(keras.Model):
         if trunk_weights not in (None, "keras"):
             state = lpips_weights.load_trunk_state_dict(self.net, trunk_weights)
             source = trunk_weights if trunk_weights != "torchvision" else "torchvision " + self.net
-            from lpips_tf.trunks.common import load_torchvision_weights
+            from lpips_tf.core.trunks.common import load_torchvision_weights
 
             load_torchvision_weights(trunk, state, trunk_module.LAYER_MAP, str(source))
         if len(tap_indices) < len(trunk_module.TAPS):
@@ -221,7 +221,7 @@ class LPIPS(keras.Model):
         return super().__call__(inputs, training=training, **kwargs)
 
     def _fast_path_or_none(self, inputs):
-        from lpips_tf import fast
+        from lpips_tf.core import compiled as fast
 
         return fast.eager_fast_path(self, inputs)
 
@@ -241,7 +241,7 @@ class LPIPS(keras.Model):
     def to_model_range(self, x0, x1, check_values=True, with_flag=False):
         """Two checked batches -> the input dtype and [-1, 1], plus a bad-values flag.
 
-        Value checks follow `lpips_tf.inputs` (eager: ValueError; TensorFlow graph: assertions;
+        Value checks follow `lpips_tf.core.inputs` (eager: ValueError; TensorFlow graph: assertions;
         JAX / PyTorch traces: not checked) when `check_values` and `validate_inputs` are set.
         With `with_flag`, the flag is a scalar bool tensor, True when a float input holds NaN / inf
         or values far outside the declared range (False when `validate_inputs=False`), for
@@ -329,7 +329,7 @@ class LPIPS(keras.Model):
         Other formats, or an explicit `input_signature`, go to `keras.Model.export`.
         """
         if format == "tf_saved_model" and input_signature is None and not kwargs:
-            from lpips_tf.export import export_saved_model
+            from lpips_tf.uses.export import export_saved_model
 
             return export_saved_model(self, filepath, verbose=bool(verbose))
         return super().export(filepath, format=format, verbose=verbose,

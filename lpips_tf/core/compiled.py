@@ -11,7 +11,7 @@ function compiled once per model (and, on JAX, once per input shape):
 
 Input checks stay what the eager model does: shapes, channels, sizes and dtype before the call,
 and NaN / range through a flag that the compiled function returns beside the distances; when it is
-raised the eager wrapper names the problem (`lpips_tf.inputs.check_values_eager`).
+raised the eager wrapper names the problem (`lpips_tf.core.inputs.check_values_eager`).
 
 The model's own `call` (traced by `fit`, `predict`, export or a user's `tf.function` / `jax.jit`)
 is untouched: this path is only taken for eager calls with `training` unset or False, no extra
@@ -32,8 +32,8 @@ import logging
 import keras
 from keras import ops
 
-from lpips_tf import inputs as lpips_inputs
-from lpips_tf.backend import backend_name
+from lpips_tf.core import inputs as lpips_inputs
+from lpips_tf.core.backend import backend_name
 
 __all__ = ["compiled_distance_fn", "eager_fast_path", "configure_threads"]
 

@@ -47,7 +47,7 @@ def load_image(path, max_pixels=None):
     def too_large(size, pixels):
         return ValueError(
             f"{path} is {size} pixels ({pixels / 1e6:.0f} megapixels); expected at most "
-            f"{limit / 1e6:g} megapixels (lpips_tf.images.MAX_PIXELS, or max_pixels=): resize it "
+            f"{limit / 1e6:g} megapixels (lpips_tf.data.images.MAX_PIXELS, or max_pixels=): resize it "
             f"first.")
 
     try:

@@ -8,7 +8,7 @@ runs on TensorFlow, JAX and PyTorch. Three things are backend-specific and live 
   clear error instead of an import error deep inside.
 - `is_traced(x)`: whether `x` is a symbolic value inside a compiled function (`tf.function`,
   `jax.jit`, `torch.compile`), where Python cannot look at values; input checks then use what the
-  backend offers (see `lpips_tf.lpips_model`).
+  backend offers (see `lpips_tf.core.model`).
 - `resize_bilinear(x, reference)`: half-pixel bilinear resize to a reference's H x W. TensorFlow
   graphs may have unknown sizes, which `keras.ops.image.resize` cannot take.
 

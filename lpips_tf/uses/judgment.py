@@ -17,11 +17,14 @@ train together; only D is kept as the metric.
 * `assemble_2afc_model`: what every 2AFC model shares once it has d0 and d1 (also used by the
   cached-statistics model, `lpips_tf.training.cached_stats`).
 
-Depends on Keras and TensorFlow only: every other training module builds on this one.
+Depends on Keras only (TensorFlow is imported where `tf.distribute` needs it), so that
+`import lpips_tf` registers these classes on every backend and a saved 2AFC model loads
+without the training package. `CachedLin` is the distance of the 2AFC model trained on cached
+channel statistics (`lpips_tf.training.cached_stats`).
 """
 
 import keras
-import tensorflow as tf
+import numpy as np
 from keras import ops
 
 # Registration package of the serializable objects; the names saved in `.keras` files.
@@ -151,7 +154,11 @@ class TwoAFCModel(keras.Model):
     # Two workarounds for Keras 3.15 under MultiWorkerMirroredStrategy with several workers,
     # where `fit` otherwise fails before or at its first step. Both only act in that case.
     def _multi_worker(self):
-        strategy = self._distribute_strategy
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is None:
+            return False  # Not built under a tf.distribute strategy (or not on TensorFlow).
+        import tensorflow as tf
+
         return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
                 and getattr(strategy.extended, "_num_workers", 1) > 1)
 
@@ -168,13 +175,15 @@ class TwoAFCModel(keras.Model):
         # number and comes back as a scalar.
         if not self._multi_worker():
             return logs
-        return {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return {k: ops.reshape(v, [1]) for k, v in logs.items()}
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # keras-team/keras#20329: before the first step `fit` and `evaluate` average one
         # distributed batch with `strategy.reduce` over the whole (x, y) structure, which fails
         # across workers. Only the batch's shapes matter there: use this worker's local batch.
         if iterator is not None and self._multi_worker():
+            import tensorflow as tf
+
             strategy = self._distribute_strategy
             for _, _, it in iterator:
                 data_batch = tf.nest.map_structure(
@@ -237,3 +246,59 @@ def assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_un
         )
     return model
 
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CachedLin(keras.layers.Layer):
+    """All lin layers of a trunk as one non-negative vector over cached channel statistics.
+
+    Input: (N, sum(channels)) per-channel mean squared differences. Output: (N,) distances.
+    `dropout_rate` drops whole channels of the statistics while training (see the module doc).
+    `kernel_initializer`: None for uniform in [0, 2 / max(channels)) (non-negative, so the
+    constraint does not zero half of it on the first step), or any Keras initializer.
+    """
+
+    def __init__(self, channels, dropout_rate=0.0, kernel_initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = tuple(int(c) for c in channels)
+        self.dropout_rate = dropout_rate
+        self.kernel_initializer = (None if kernel_initializer is None
+                                   else keras.initializers.get(kernel_initializer))
+        self.dropout = keras.layers.Dropout(dropout_rate) if dropout_rate else None
+
+    def build(self, input_shape):
+        total = sum(self.channels)
+        if input_shape[-1] not in (None, total):
+            raise ValueError(f"CachedLin expects {total} statistics per pair, received "
+                             f"input_shape={input_shape}")
+        initializer = self.kernel_initializer or keras.initializers.RandomUniform(
+            0.0, 2.0 / max(self.channels))
+        self.kernel = self.add_weight(name="kernel", shape=(total,), initializer=initializer,
+                                      constraint=keras.constraints.NonNeg())
+
+    def call(self, stats, training=None):
+        if self.dropout is not None:
+            stats = self.dropout(stats, training=training)
+        return keras.ops.tensordot(stats, keras.ops.cast(self.kernel, stats.dtype), axes=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def lin_vectors(self):
+        """The kernel split per tap: what `LPIPS.set_lin_weights` takes."""
+        kernel = keras.ops.convert_to_numpy(self.kernel)
+        return np.split(kernel, np.cumsum(self.channels)[:-1])
+
+    def set_lin_vectors(self, vectors):
+        """Sets the kernel from per-tap (C,) vectors, e.g. `LPIPS.get_lin_weights()`."""
+        vectors = [np.asarray(v, np.float32).reshape(-1) for v in vectors]
+        if tuple(len(v) for v in vectors) != self.channels:
+            raise ValueError(f"Expected lin vectors of lengths {self.channels}, received "
+                             f"{tuple(len(v) for v in vectors)}.")
+        self.kernel.assign(np.concatenate(vectors))
+
+    def get_config(self):
+        config = {**super().get_config(), "channels": list(self.channels),
+                  "dropout_rate": self.dropout_rate}
+        if self.kernel_initializer is not None:
+            config["kernel_initializer"] = keras.initializers.serialize(self.kernel_initializer)
+        return config
