@@ -8,6 +8,7 @@ from keras import ops
 
 from lpips_tf.core import inputs as lpips_inputs
 from lpips_tf.core import layers as lpips_layers
+from lpips_tf.core import presets as lpips_presets
 from lpips_tf.core import weights as lpips_weights
 from lpips_tf.core.inputs import RANGE_MARGIN  # noqa: F401  (public name, kept where it was)
 from lpips_tf.core.trunks import get_trunk_module, select_taps
@@ -358,3 +359,23 @@ class LPIPS(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    # ----------------------------------------------------------------------------------------
+    # Presets, KerasHub's convention: the registered configurations by name
+    # (`lpips_tf.core.presets`).
+    presets = lpips_presets.PresetTable()
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """The model a preset names, e.g. `LPIPS.from_preset("vgg-cos")`.
+
+        Args:
+          preset: a name from `LPIPS.presets` ("alex", "alex-cos", "vgg-v0.0", ...), optionally
+            with settings ("alex-cos:taps=4").
+          **overrides: constructor arguments that replace the preset's (`trunk_weights`,
+            `lin_weights`, `spatial`, `normalize`, `taps`, `dtype`, ...).
+
+        Raises:
+          ValueError: an unknown preset (the message lists them) or setting.
+        """
+        return cls(**lpips_presets.preset_config(preset, **overrides))

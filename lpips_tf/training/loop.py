@@ -113,7 +113,7 @@ def _train(config, callbacks, log, guard):
 
 
 def _log_plan(config, variant, data, strategy, log):
-    log(f"Variant {variant.name}: {variant.description}")
+    log(f"Variant {variant.name}: {variant.describe(config.trunk_weights)}")
     if config.taps is not None:
         log(f"Taps: {config.taps} (--taps), in {run_name(variant, config.taps)}/.")
     if data.synthetic:

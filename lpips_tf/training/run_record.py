@@ -29,7 +29,7 @@ def started_record(config, variant, data, setup, strategy, previous=None, first_
     record = {
         "status": "running",
         "variant": variant.name,
-        "description": variant.description,
+        "description": variant.describe(config.trunk_weights),
         "flags": config.flags(),
         "trunk_weights_used": (config.trunk_weights if variant.pretrained else
                                f"none: random (Keras default initialisers, seed {config.seed})"),
