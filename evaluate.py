@@ -59,27 +59,11 @@ flags.DEFINE_bool("progress", True, "Show a progress bar per subset (one line pe
 flags.mark_flag_as_required("data_dir")
 
 
-def _parse_trunk_weights(value):
-    """"none" -> None; "alex=a.pth,squeeze=s.pth" -> {net: source}; anything else as given."""
-    def one(v):
-        return None if v.lower() == "none" else v
-
-    if "=" not in value:
-        return one(value)
-    mapping = {}
-    for item in value.split(","):
-        net, _, source = item.partition("=")
-        if not source:
-            raise ValueError(f'--trunk_weights per net must look like "alex=PATH,squeeze=PATH". '
-                             f"Received: {value!r}")
-        mapping[net.strip()] = one(source.strip())
-    return mapping
-
-
 def main(argv):
     del argv
     from lpips_tf.evaluation import evaluate as evaluation
     from lpips_tf.data import bapps
+    from lpips_tf.core.weights import parse_trunk_weights_per_net
 
     from lpips_tf.cli.outputs import OutputError, check_writable_dir
 
@@ -89,7 +73,7 @@ def main(argv):
         print(f"error: {e}", file=sys.stderr)
         return 1
     try:
-        trunk_weights = _parse_trunk_weights(FLAGS.trunk_weights)
+        trunk_weights = parse_trunk_weights_per_net(FLAGS.trunk_weights)
         variants = evaluation.resolve_variants(
             FLAGS.variants, trunk_weights=trunk_weights, baselines=not FLAGS.no_baselines)
         results = evaluation.evaluate(

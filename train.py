@@ -45,6 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from lpips_tf import training  # noqa: E402
 from lpips_tf.data.bapps import DataError  # noqa: E402
+from lpips_tf.core.weights import parse_trunk_weights  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -134,9 +135,11 @@ def main(argv):
               "--cached_dropout (dropout of whole channels of the cached statistics).",
               file=sys.stderr)
         return 2
-    trunk_weights = FLAGS.trunk_weights
-    if trunk_weights.lower() == "none":
-        trunk_weights = None
+    try:
+        trunk_weights = parse_trunk_weights(FLAGS.trunk_weights)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     verbose = FLAGS.verbose
     if verbose != "auto":
         if verbose not in ("0", "1", "2"):

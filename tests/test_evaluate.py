@@ -110,7 +110,8 @@ def test_resolve_sets(data_dir):
 def test_resolve_variants_errors():
     assert list(evaluation.resolve_variants([], baselines=True)) == ["l2", "ssim"]
     assert list(evaluation.resolve_variants("ssim", baselines=False)) == ["ssim"]
-    with pytest.raises(ValueError, match="official name"):
+    with pytest.raises(ValueError, match=r"A variant must be a preset \(alex, alex-cos, .*; "
+                                         r"Unknown preset 'resnet'"):
         evaluation.resolve_variants(["resnet"])
     with pytest.raises(ValueError, match="appears twice"):
         evaluation.resolve_variants(["l2", "l2"])
@@ -148,13 +149,21 @@ def test_official_variant_names(data_dir, random_trunk_file):
     lpips_tf = pytest.importorskip("lpips_tf")
     if not hasattr(lpips_tf, "LPIPS"):
         pytest.skip("lpips_tf.LPIPS is not available")
+    # Other spellings of the presets are reported under the presets' own names.
+    trunk = random_trunk_file("squeeze")
     variants = evaluation.resolve_variants(
-        ["squeeze", "squeeze-cos"], trunk_weights=random_trunk_file("squeeze"), baselines=False)
+        ["squeeze-lin", "squeeze-baseline"], trunk_weights={"squeeze": trunk}, baselines=False)
+    assert list(variants) == ["squeeze", "squeeze-cos"]
     res = evaluation.evaluate(data_dir, variants, sets="2afc/val/traditional,jnd", load_size=32,
                               batch_size=16, n_boot=50, progress=False)
     for v in ("squeeze", "squeeze-cos"):
         assert 0.0 <= res[v]["2afc"]["traditional"] <= 1.0
         assert 0.0 <= res[v]["jnd"]["traditional"] <= 1.0
+    # What the plot title and results.md say about the trunks: each description once.
+    described = f"SqueezeNet 1.1 weights from {trunk}"
+    assert res["_info"]["trunk_weights"] == {"squeeze": described, "squeeze-cos": described}
+    assert evaluation.trunk_weights_note(res) == f"Trunk weights: {described}"
+    assert f"\nTrunk weights: {described}.\n" in evaluation.format_markdown(res)
 
 
 def test_evaluate_cli(data_dir, tmp_path):

@@ -1,6 +1,6 @@
 """Command line: LPIPS between two images, two folders, or all pairs in one folder.
 
-    python -m lpips_tf pair IMAGE0 IMAGE1 [--net alex] [--version 0.1] [--spatial_out map.png]
+    python -m lpips_tf pair IMAGE0 IMAGE1 [--net alex] [--cos] [--spatial_out map.png]
     python -m lpips_tf dirs DIR0 DIR1 --out results.txt [--spatial_dir maps/] [--batch_size 32]
     python -m lpips_tf all-pairs DIR --out results.txt [--batch_size 32] [--n_boot 1000]
 
@@ -28,17 +28,30 @@ import sys
 from lpips_tf.cli.outputs import check_writable_dir, open_results
 
 
+class _DeprecatedCos(argparse.Action):
+    """--baseline, the old name of --cos: sets it, with a one-line note."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"note: {option_string} is deprecated; use --cos.", file=sys.stderr)
+        namespace.cos = True
+
+
 def _add_model_flags(parser):
-    parser.add_argument("--net", default="alex", choices=["alex", "vgg", "squeeze"],
-                        help="trunk network (default alex, the official default)")
-    parser.add_argument("--version", default="0.1", choices=["0.1", "0.0"])
-    parser.add_argument("--baseline", action="store_true",
-                        help="deep-feature (cosine) distance without the learned lin layers")
+    parser.add_argument("--net", default="alex",
+                        help="preset (LPIPS.presets): alex (default, the official default), vgg, "
+                             "squeeze, alex-cos, vgg-v0.0, ..., optionally with :taps=K")
+    parser.add_argument("--version", default=None, choices=["0.1", "0.0"],
+                        help="LPIPS version (default: the preset's, 0.1 for alex, vgg, squeeze)")
+    parser.add_argument("--cos", action="store_true", default=False,
+                        help="the cos distance: cosine distance between unit-normalised "
+                             "features, without the learned lin layers")
+    parser.add_argument("--baseline", action=_DeprecatedCos, nargs=0, help=argparse.SUPPRESS)
     parser.add_argument("--trunk_weights", default="torchvision",
-                        help="'torchvision' (download once), 'keras' (vgg only), 'none', or a "
+                        help="'torchvision' (download once), 'keras' (vgg only), 'random', or a "
                              "path to a torchvision-format .pth state dict")
-    parser.add_argument("--lin_weights", default="official",
-                        help="'official' or a path to lin weights (.npz or official .pth)")
+    parser.add_argument("--lin_weights", default=None,
+                        help="a path to lin weights (.npz or official .pth) instead of the "
+                             "preset's (the official ones)")
 
 
 def _positive_int(text):
@@ -57,15 +70,15 @@ def _add_batch_flag(parser, what):
 
 
 def _build_model(args, spatial):
+    from lpips_tf.core import presets
     from lpips_tf.core.model import LPIPS
+    from lpips_tf.core.weights import parse_trunk_weights
 
-    trunk = None if args.trunk_weights.lower() == "none" else args.trunk_weights
-    if trunk == "keras" and args.net == "vgg":
-        from lpips_tf.core.weights import keras_vgg16_weights
-
-        keras_vgg16_weights()  # offline: a clear error saying what to download, not a traceback
-    return LPIPS(net=args.net, version=args.version, lpips=not args.baseline, spatial=spatial,
-                 trunk_weights=trunk, lin_weights=args.lin_weights)
+    name, _, settings = args.net.partition(":")
+    name = presets.variant_of(name, "cos" if args.cos else None, args.version)
+    overrides = {"lin_weights": args.lin_weights} if args.lin_weights else {}
+    return LPIPS.from_preset(":".join(filter(None, (name, settings))), spatial=spatial,
+                             trunk_weights=parse_trunk_weights(args.trunk_weights), **overrides)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -15,18 +15,22 @@ Subsets of the val split are keyed by their short name ("traditional");
 others keep their split ("train/traditional").
 """
 
+import collections
+import dataclasses
 import json
 import os
-import re
 import time
 
 import numpy as np
 
+from lpips_tf.core import presets
+from lpips_tf.core.weights import describe_trunk_weights
 from lpips_tf.evaluation import scoring
 from lpips_tf.data import bapps
 
 __all__ = [
     "BASELINES",
+    "Distance",
     "SYNTHETIC_WARNING",
     "evaluate",
     "format_markdown",
@@ -37,11 +41,6 @@ __all__ = [
 ]
 
 SYNTHETIC_WARNING = "SYNTHETIC DATA: judgments are simulated observers, NOT human judgments"
-NETS = ("alex", "vgg", "squeeze")
-# "alex", "vgg-cos", "squeeze-v0.0", and with a tap selection "alex:taps=4", "alex-cos:taps=conv1+conv3"
-# ("+" joins tap names: commas already separate the variants on the command line).
-_OFFICIAL = re.compile(r"^(alex|vgg|squeeze)(?:-(lin|cos|base|baseline))?(?:-v?(0\.0|0\.1))?"
-                       r"(?::taps=([A-Za-z0-9_+]+))?$")
 
 
 def _l2(x0, x1):
@@ -58,6 +57,18 @@ BASELINES = {"l2": _l2, "ssim": _ssim}
 
 # ----------------------------------------------------------------------------
 # Variants.
+
+
+@dataclasses.dataclass(frozen=True)
+class Distance:
+    """A distance function of a model, with what its outputs say about it: `trunk_weights`, how
+    its trunk's weights are described ("random VGG16 weights", `describe_trunk_weights`)."""
+
+    fn: object
+    trunk_weights: object = None
+
+    def __call__(self, x0, x1):
+        return self.fn(x0, x1)
 
 
 def model_distance_fn(model):
@@ -84,96 +95,82 @@ def _saved_model_distance_fn(path):
     return lambda x0, x1: np.asarray(serve(image0=x0, image1=x1)["distance"]).reshape(-1)
 
 
+def _run_trunk_weights(folder):
+    """The description of the trunk weights a train.py run folder's model was trained from
+    (None when the folder has no readable record of them)."""
+    try:
+        with open(os.path.join(folder, "config.json")) as f:
+            record = json.load(f)
+        from lpips_tf.training.variants import get_variant
+
+        variant = get_variant(record["variant"])
+    except (OSError, ValueError, KeyError):
+        return None
+    source = record.get("flags", {}).get("trunk_weights") if variant.pretrained else None
+    return describe_trunk_weights(variant.net, source)
+
+
 def _load_trained(path):
-    """Distance function of a train.py output folder or a .keras file."""
+    """`Distance` of a train.py output folder or a .keras file."""
     import keras
 
     import lpips_tf  # noqa: F401  (registers the custom layers for deserialisation)
 
-    if os.path.isfile(path) and path.endswith(".keras"):
-        return model_distance_fn(keras.saving.load_model(path))
-    keras_file = os.path.join(path, "model.keras")
-    if os.path.isfile(keras_file):
-        return model_distance_fn(keras.saving.load_model(keras_file))
+    folder = os.path.dirname(path) if os.path.isfile(path) else path
+    keras_file = path if os.path.isfile(path) else os.path.join(path, "model.keras")
     saved = os.path.join(path, "saved_model")
-    if os.path.isdir(saved):
-        return _saved_model_distance_fn(saved)
-    raise FileNotFoundError(
-        f"{path} has neither model.keras nor saved_model/ (expected a folder written by train.py)."
-    )
+    if keras_file.endswith(".keras") and os.path.isfile(keras_file):
+        fn = model_distance_fn(keras.saving.load_model(keras_file))
+    elif os.path.isdir(saved):
+        fn = _saved_model_distance_fn(saved)
+    else:
+        raise FileNotFoundError(f"{path} has neither model.keras nor saved_model/ (expected a "
+                                f"folder written by train.py).")
+    return Distance(fn, _run_trunk_weights(folder))
 
 
-def _official(match, trunk_weights):
-    import lpips_tf
+def _official(spec, trunk_weights):
+    """`Distance` of a preset specification ("alex", "vgg-cos", "alex:taps=4")."""
+    from lpips_tf.core.model import LPIPS
 
-    net, kind, version = match.group(1), match.group(2) or "lin", match.group(3) or "0.1"
-    taps = match.group(4)
-    if taps is not None:
-        taps = int(taps) if taps.isdigit() else taps.split("+")
-    lin = kind == "lin"
+    net = spec.preset.net
     if isinstance(trunk_weights, dict):  # per-net sources, e.g. {"alex": path, "squeeze": path}
         trunk_weights = trunk_weights.get(net, "torchvision")
-    # With taps, the official lin weights are reduced to the selected taps (see lpips_tf.LPIPS).
-    model = lpips_tf.LPIPS(
-        net=net, version=version, lpips=lin, spatial=False, trunk_weights=trunk_weights,
-        lin_weights="official" if lin else None, taps=taps,
-    )
-    return model_distance_fn(model)
+    model = LPIPS.from_preset(spec.text, spatial=False, trunk_weights=trunk_weights)
+    return Distance(model_distance_fn(model), describe_trunk_weights(net, trunk_weights))
 
 
-def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
-    """Maps variant specs to distance functions.
+def _trained_name(path):
+    """A trained model's name: its folder's (`<out_dir>/<variant>/model.keras` -> variant)."""
+    name = os.path.basename(os.path.normpath(path))
+    if name.endswith(".keras"):
+        name = name[: -len(".keras")]
+    if name == "model":
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return name
 
-    Args:
-      specs: list (or comma-separated string) of
-        * official pretrained variants: "alex", "vgg", "squeeze" (LPIPS with
-          the authors' lin weights), "-cos" / "-base" for the plain
-          deep-feature distance ("alex-cos"), "-v0.0" for version 0.0, and
-          ":taps=K" (the first K trunk taps) or ":taps=conv1+conv3" (named taps) for a
-          distance over fewer layers ("alex-cos:taps=4");
-        * "l2", "ssim": the baselines;
-        * a path to a train.py output folder (`model.keras` or
-          `saved_model/` inside) or to a .keras file; named by its folder;
-        * or a `(name, callable)` pair.
-      trunk_weights: passed to `lpips_tf.LPIPS` for official variants
-        ("torchvision", "keras", None or a path), or a dict net -> such a value
-        (nets not in it use "torchvision").
-      baselines: add "l2" and "ssim" when not already listed.
 
-    Returns:
-      dict name -> distance function, in the order given (baselines last).
-    """
-    if isinstance(specs, str):
-        specs = [s.strip() for s in specs.split(",") if s.strip()]
-    resolved = []  # (name, fn, from_path)
-    for spec in specs or []:
-        from_path = False
-        if isinstance(spec, tuple):
-            name, fn = spec
-        elif spec in BASELINES:
-            name, fn = spec, BASELINES[spec]
-        elif os.path.exists(spec):
-            name = os.path.basename(os.path.normpath(spec))
-            if name.endswith(".keras"):
-                name = name[: -len(".keras")]
-            if name == "model":  # <out_dir>/<variant>/model.keras
-                name = os.path.basename(os.path.dirname(os.path.abspath(spec)))
-            fn = _load_trained(spec)
-            from_path = True
-        elif _OFFICIAL.match(spec):
-            name, fn = spec, _official(_OFFICIAL.match(spec), trunk_weights)
-        else:
-            raise ValueError(
-                "A variant must be an official name (alex, vgg, squeeze, optionally with -cos, "
-                "-v0.0 and :taps=K), l2, ssim, or an existing path to a train.py output folder. "
-                f"Received: {spec!r}"
-            )
-        resolved.append((name, fn, from_path))
-    # A trained folder named like an official variant (saved_models/alex-cos next to alex-cos) is
-    # told apart by a suffix rather than refused: comparing the two is the point.
-    counts = {}
-    for name, _, _ in resolved:
-        counts[name] = counts.get(name, 0) + 1
+def _resolve(spec, trunk_weights):
+    """(name, distance function, from a path) of one variant specification."""
+    if isinstance(spec, tuple):
+        return spec[0], spec[1], False
+    if spec in BASELINES:
+        return spec, BASELINES[spec], False
+    if os.path.exists(spec):
+        return _trained_name(spec), _load_trained(spec), True
+    try:
+        parsed = presets.parse_spec(spec)
+    except ValueError as error:
+        raise ValueError(f"A variant must be a preset ({', '.join(presets.preset_names())}, "
+                         f"optionally with :taps=K), l2, ssim, or an existing path to a train.py "
+                         f"output folder; {error}") from None
+    return parsed.text, _official(parsed, trunk_weights), False
+
+
+def _unique_names(resolved, specs):
+    """{name: fn}; a trained folder named like another variant (saved_models/alex-cos next to
+    alex-cos) is told apart by a suffix rather than refused: comparing the two is the point."""
+    counts = collections.Counter(name for name, _, _ in resolved)
     variants = {}
     for name, fn, from_path in resolved:
         if from_path and counts[name] > 1:
@@ -181,12 +178,49 @@ def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
         if name in variants:
             raise ValueError(f"Variant name {name!r} appears twice. Received: specs={specs!r}")
         variants[name] = fn
+    return variants
+
+
+def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
+    """Maps variant specs to distance functions.
+
+    Args:
+      specs: list (or comma-separated string) of
+        * presets (`lpips_tf.core.presets`, `LPIPS.presets`): "alex", "vgg", "squeeze" (LPIPS
+          with the authors' lin weights), "-cos" for the cos distance ("alex-cos"), "-v0.0" for
+          version 0.0, and ":taps=K" (the first K trunk taps) or ":taps=conv1+conv3" (named
+          taps) for a distance over fewer layers ("alex-cos:taps=4"); named by the preset's
+          own spelling (an alias such as "alex-lin" is reported as "alex");
+        * "l2", "ssim": the baselines;
+        * a path to a train.py output folder (`model.keras` or
+          `saved_model/` inside) or to a .keras file; named by its folder;
+        * or a `(name, callable)` pair.
+      trunk_weights: passed to `lpips_tf.LPIPS` for presets ("torchvision", "keras", None or a
+        path), or a dict net -> such a value (`parse_trunk_weights_per_net`; nets not in it use
+        "torchvision").
+      baselines: add "l2" and "ssim" when not already listed.
+
+    Returns:
+      dict name -> distance function, in the order given (baselines last); models' are
+      `Distance`s.
+    """
+    if isinstance(specs, str):
+        specs = [s.strip() for s in specs.split(",") if s.strip()]
+    variants = _unique_names([_resolve(spec, trunk_weights) for spec in specs or []], specs)
     if baselines:
         for name, fn in BASELINES.items():
             variants.setdefault(name, fn)
     if not variants:
         raise ValueError("No variants to evaluate.")
     return variants
+
+
+def trunk_weights_note(results):
+    """"Trunk weights: random AlexNet weights; ..." for titles: each distinct description of the
+    evaluated models' trunks once, in order ("" when no model has one)."""
+    described = results.get("_info", {}).get("trunk_weights", {})
+    seen = list(dict.fromkeys(described.values()))
+    return f"Trunk weights: {'; '.join(seen)}" if seen else ""
 
 
 # ----------------------------------------------------------------------------
@@ -412,6 +446,8 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
         "synthetic": synthetic,
         "warning": SYNTHETIC_WARNING if synthetic else None,
         "counts": counts,
+        "trunk_weights": {v: fn.trunk_weights for v, fn in variants.items()
+                          if isinstance(fn, Distance) and fn.trunk_weights},
         "load_size": load_size,
         "n_boot": n_boot,
         "confidence": 1 - alpha,
@@ -474,6 +510,8 @@ def format_markdown(results):
     if counts:
         sizes = ", ".join(f"{kind} {k}: {n}" for kind in counts for k, n in counts[kind].items())
         lines += ["", f"Items per subset: {sizes}. Data: {info.get('data_dir')}."]
+    if trunk_weights_note(results):
+        lines += ["", trunk_weights_note(results) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -519,8 +557,11 @@ def plot_comparison(results, path):
     # Below the panels: a legend at the side overlaps the last panel when names are long.
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(len(labels), 4),
                frameon=False)
-    if results.get("_info", {}).get("synthetic"):
-        fig.suptitle(SYNTHETIC_WARNING, color="darkred", fontsize=10)
+    synthetic = results.get("_info", {}).get("synthetic")
+    notes = [SYNTHETIC_WARNING] * bool(synthetic) + [trunk_weights_note(results)]
+    if any(notes):
+        fig.suptitle("\n".join(n for n in notes if n), color="darkred" if synthetic else "black",
+                     fontsize=10)
     rows = -(-len(labels) // 4)
     fig.tight_layout(rect=(0, 0.05 + 0.05 * rows, 1, 1))
     fig.savefig(path, dpi=120)

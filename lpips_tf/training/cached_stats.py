@@ -233,7 +233,7 @@ STATS_KEYS = ("s0", "s1")
 
 def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta_1=0.5,
                             beta_2=0.999, hidden_units=32, initial_lin_weights=None, compile=True,
-                            name="lpips_cached_2afc", fixed_sum=False):
+                            name="lpips_cached_2afc", cos=False):
     """The 2AFC model of `lpips_tf.uses.judgment.build_2afc_model`, on cached statistics.
 
     Inputs {"s0", "s1"}: (N, sum(channels)) statistics of (ref, p0) and (ref, p1). One shared
@@ -253,24 +253,24 @@ def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta
         (see `CachedLin`).
       compile: compile with Adam and `judgment_loss`.
       name: model name.
-      fixed_sum: the cosine distance: a frozen kernel of ones (d = sum of the statistics), so
-        only the judgment network trains. `initial_lin_weights` and `dropout_rate` must be unset.
+      cos: the cos distance: a frozen kernel of ones (d = sum of the statistics), so only the
+        judgment network trains. `initial_lin_weights` and `dropout_rate` must be unset.
 
     Returns:
       A `TwoAFCModel`.
     """
     total = sum(int(c) for c in channels)
-    if fixed_sum and (initial_lin_weights is not None or dropout_rate):
-        raise ValueError("fixed_sum (the cosine distance) has no lin weights to start from or "
-                         "to drop out.")
+    if cos and (initial_lin_weights is not None or dropout_rate):
+        raise ValueError("cos=True (the cos distance) has no lin weights to start from or to "
+                         "drop out.")
     inputs = {key: keras.Input(shape=(total,), name=key, dtype="float32") for key in STATS_KEYS}
     # With given weights, a zeros initializer: it draws no seed, so the judgment network below
     # gets the same initial weights as in `build_2afc_model` after the same draws. "ones" (the
     # cosine sum) draws none either.
     lin = CachedLin(channels, dropout_rate,
-                    kernel_initializer="ones" if fixed_sum else
+                    kernel_initializer="ones" if cos else
                     None if initial_lin_weights is None else "zeros",
-                    name="lin", trainable=not fixed_sum)
+                    name="lin", trainable=not cos)
     d0 = lin(inputs["s0"])
     d1 = lin(inputs["s1"])
     model = assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_units,

@@ -95,7 +95,7 @@ def cached_setup(config, variant, strategy, data, first_epoch, log=print):
     model = build_cached_2afc_model(
         distance.channels, dropout_rate=config.cached_dropout, learning_rate=schedule,
         beta_1=config.beta1, initial_lin_weights=distance.get_lin_weights() or None,
-        fixed_sum=not variant.lpips)
+        cos=not variant.lpips)
     return Setup(train_ds, val_ds, distance, schedule, model, record)
 
 
