@@ -89,7 +89,7 @@ def main(argv=None):
     # TensorFlow's INFO lines (SavedModel writing, ...) drown the progress.
     logging.set_verbosity(logging.WARNING)
     from lpips_tf import training
-    from lpips_tf.experiments import runner as experiment
+    from lpips_tf.experiments import seed as experiment
     from lpips_tf.data.bapps import DataError
 
     config = experiment.ExperimentConfig(
