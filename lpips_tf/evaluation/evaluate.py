@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 SYNTHETIC_WARNING = "SYNTHETIC DATA: judgments are simulated observers, NOT human judgments"
-NETS = ("alex", "vgg", "squeeze")
 # "alex", "vgg-cos", "squeeze-v0.0", and with a tap selection "alex:taps=4", "alex-cos:taps=conv1+conv3"
 # ("+" joins tap names: commas already separate the variants on the command line).
 _OFFICIAL = re.compile(r"^(alex|vgg|squeeze)(?:-(lin|cos|base|baseline))?(?:-v?(0\.0|0\.1))?"
@@ -395,7 +394,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
              "observers": "simulated (synthetic data)" if synthetic else "human"}
     details = {"2afc": {}, "jnd": {}}
     counts = {"2afc": {}, "jnd": {}}
-    boot = {"n_boot": n_boot, "alpha": alpha, "seed": seed}
+    boot = {"n_boot": n_boot, "confidence": 1 - alpha, "seed": seed}
 
     def subsets(kind):
         return _collected_subsets(data_dir, kind, sets[kind], variants, load_size, batch_size,

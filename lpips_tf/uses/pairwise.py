@@ -50,6 +50,7 @@ import numpy as np
 from keras import ops
 
 from lpips_tf.core.inputs import check_static_shape
+from lpips_tf.uses import bootstrap
 
 __all__ = ["pairwise", "diversity", "Diversity", "feature_size"]
 
@@ -365,7 +366,7 @@ def diversity(distances, n_boot=1000, confidence=0.95, resample="images", seed=0
         (n_a, n_b) matrix (two sets: every entry is a pair). A square matrix with a zero diagonal
         that is symmetric is refused as ambiguous: pass the condensed form for one set.
       n_boot: bootstrap resamples.
-      confidence: coverage of the percentile interval.
+      confidence: coverage of the percentile interval (`lpips_tf.uses.bootstrap`).
       resample: "images" (default) resamples images with replacement and averages the distances
         between the drawn images (pairs of a draw with itself excluded); this respects that every
         image takes part in many pairs, which are therefore not independent. "pairs" resamples
@@ -377,6 +378,26 @@ def diversity(distances, n_boot=1000, confidence=0.95, resample="images", seed=0
       (ddof=1) of the distances over the pairs, the bootstrap interval of the mean, the number
       of pairs.
     """
+    d = _checked_distances(distances)
+    if resample not in ("images", "pairs"):
+        raise ValueError(f"resample must be 'images' or 'pairs'. Received {resample!r}.")
+    bootstrap.check_confidence(confidence)
+    values = d.ravel()
+    mean = float(values.mean())
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    rng = np.random.default_rng(seed)
+    if resample == "pairs":
+        boots = bootstrap.resample_means(values, n_boot, rng)
+    elif d.ndim == 1:
+        boots = _resampled_one_set_means(_condensed_to_square(values), n_boot, rng)
+    else:
+        boots = _resampled_two_set_means(d, n_boot, rng)
+    low, high = bootstrap.percentile_interval(boots, confidence)
+    return Diversity(mean, std, low, high, int(values.size))
+
+
+def _checked_distances(distances):
+    """`distances` as float64, refused when empty, not finite, or an ambiguous square matrix."""
     d = np.asarray(distances, np.float64)
     if d.ndim not in (1, 2) or d.size == 0:
         raise ValueError(f"distances must be a non-empty condensed vector or (n_a, n_b) matrix. "
@@ -390,35 +411,24 @@ def diversity(distances, n_boot=1000, confidence=0.95, resample="images", seed=0
                          "diagonal and duplicates would bias the mean. Pass the condensed vector "
                          "(pairwise(model, images)) instead, or d.ravel() if you do mean every "
                          "entry.")
-    if resample not in ("images", "pairs"):
-        raise ValueError(f"resample must be 'images' or 'pairs'. Received {resample!r}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1). Received {confidence}.")
-    values = d.ravel()
-    mean = float(values.mean())
-    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
-    rng = np.random.default_rng(seed)
-    if resample == "pairs":
-        idx = rng.integers(0, values.size, size=(n_boot, values.size))
-        boots = values[idx].mean(axis=1)
-    elif d.ndim == 1:
-        square = _condensed_to_square(values)
-        n = len(square)
-        # Counts c of each image in a draw: the sum over ordered pairs of draws is c^T S c (the
-        # zero diagonal drops a draw paired with itself), over n^2 - sum(c^2) such pairs.
-        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
-                           for _ in range(n_boot)]).astype(np.float64)
-        totals = np.einsum("bi,bi->b", counts @ square, counts)
-        pairs = n * n - np.einsum("bi,bi->b", counts, counts)
-        boots = np.divide(totals, pairs, out=np.full(n_boot, np.nan), where=pairs > 0)
-        boots = boots[np.isfinite(boots)]
-    else:
-        n_a, n_b = d.shape
-        rows = np.stack([np.bincount(rng.integers(0, n_a, n_a), minlength=n_a)
-                         for _ in range(n_boot)]).astype(np.float64)
-        cols = np.stack([np.bincount(rng.integers(0, n_b, n_b), minlength=n_b)
-                         for _ in range(n_boot)]).astype(np.float64)
-        boots = np.einsum("bi,bi->b", rows @ d, cols) / (n_a * n_b)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(boots, [alpha, 1.0 - alpha])
-    return Diversity(mean, std, float(low), float(high), int(values.size))
+    return d
+
+
+def _resampled_one_set_means(square, n_boot, rng):
+    """Mean distance between the drawn images of each resample of one set's images."""
+    n = len(square)
+    # Counts c of each image in a draw: the sum over ordered pairs of draws is c^T S c (the zero
+    # diagonal drops a draw paired with itself), over n^2 - sum(c^2) such pairs.
+    counts = bootstrap.resample_counts(n, n_boot, rng)
+    totals = np.einsum("bi,bi->b", counts @ square, counts)
+    pairs = n * n - np.einsum("bi,bi->b", counts, counts)
+    means = np.divide(totals, pairs, out=np.full(n_boot, np.nan), where=pairs > 0)
+    return means[np.isfinite(means)]  # A draw of one image repeated has no pair.
+
+
+def _resampled_two_set_means(d, n_boot, rng):
+    """Mean of the (n_a, n_b) matrix over resamples of its rows' and its columns' images."""
+    n_a, n_b = d.shape
+    rows = bootstrap.resample_counts(n_a, n_boot, rng)
+    cols = bootstrap.resample_counts(n_b, n_boot, rng)
+    return np.einsum("bi,bi->b", rows @ d, cols) / (n_a * n_b)
