@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from lpips_tf.core.model import LPIPS
 from lpips_tf.evaluation import scoring
 from lpips_tf.data import bapps
 
@@ -65,7 +66,7 @@ def model_distance_fn(model):
     An `lpips_tf.LPIPS` model's plain call is already compiled (one graph for every batch and
     image size); any other model gets a `tf.function` that may retrace per shape.
     """
-    if hasattr(model, "check_input_pair"):
+    if isinstance(model, LPIPS):
         return lambda x0, x1: np.asarray(model([x0, x1])).reshape(-1)
     import tensorflow as tf
 

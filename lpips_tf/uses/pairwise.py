@@ -49,19 +49,19 @@ import keras
 import numpy as np
 from keras import ops
 
-from lpips_tf.core.inputs import check_static_shape
+from lpips_tf.core import inputs as lpips_inputs
+from lpips_tf.core.model import LPIPS
 from lpips_tf.uses import bootstrap
 
 __all__ = ["pairwise", "diversity", "Diversity", "feature_size"]
 
 # Float64 working copies of feature slices are kept below this many bytes per chunk step.
 _WORK_BYTES = 64 * 2**20
-# Inputs may stray this far outside their declared range (the model's own rule).
-_RANGE_MARGIN = 0.5
 
 
 # ------------------------------------------------------------------------------------------------
-# Input handling (mirrors LPIPS._prepare / _check_values, in numpy so that no backend is imported).
+# Input handling: the model's rules and messages (`lpips_tf.core.inputs`), on NumPy batches so that
+# a large set is converted batch by batch, and a refused image is named by its index in the set.
 def _as_image_set(images, which):
     """A 4-D (N, H, W, 3) array-like, or a sequence of (H, W, 3) images of one size."""
     if hasattr(images, "shape") and hasattr(images, "dtype") and len(images.shape) != 3:
@@ -92,45 +92,32 @@ def _as_image_set(images, which):
 
 def _check_shape(shape, which, model):
     # The model's own rank / channel / size rules and messages, plus: a set cannot be empty.
-    check_static_shape(shape, which, model.min_input_size, model.net)
+    lpips_inputs.check_static_shape(shape, which, model.min_input_size, model.net)
     if shape[0] == 0:
         raise ValueError(f"{which} is empty.")
 
 
 def _prepare_batch(batch, which, start, model):
-    """One batch as float32 in [-1, 1], after the model's dtype and range rules."""
+    """One batch as float32 in [-1, 1], after the model's dtype and value rules."""
     x = np.asarray(batch)  # numpy, memmap slices, TensorFlow / JAX / torch CPU tensors.
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 127.5 - 1.0
-    if not np.issubdtype(x.dtype, np.floating):
-        expected = "[0, 1] (normalize=True)" if model.normalize else "[-1, 1]"
-        raise ValueError(f"{which} must be float ({expected}) or uint8 (0..255). Received dtype "
-                         f"{x.dtype}.")
+    kind = lpips_inputs.check_dtype_kind(x.dtype, which, model.normalize)
+    if kind == "uint8":
+        return lpips_inputs.from_uint8(x.astype(np.float32))
     x = x.astype(np.float32)
     if model.validate_inputs:
-        low, high = (0.0, 1.0) if model.normalize else (-1.0, 1.0)
-        finite = np.isfinite(x).all(axis=(1, 2, 3))
-        if not finite.all():
-            raise ValueError(f"{which}[{start + int(np.argmin(finite))}] contains NaN or "
-                             f"infinite values.")
-        if x.min() < low - _RANGE_MARGIN or x.max() > high + _RANGE_MARGIN:
-            expected = "[0, 1] (normalize=True)" if model.normalize else "[-1, 1]"
-            bad = np.nonzero((x.min(axis=(1, 2, 3)) < low - _RANGE_MARGIN) |
-                             (x.max(axis=(1, 2, 3)) > high + _RANGE_MARGIN))[0][0]
-            raise ValueError(
-                f"{which}[{start + int(bad)}] has values in [{x[bad].min():.4g}, "
-                f"{x[bad].max():.4g}], far outside the expected range {expected}. Scale 0..255 "
-                f"images with x / 127.5 - 1 (or pass uint8), [0, 1] images with normalize=True.")
+        bad = lpips_inputs.bad_images(x, model.normalize)
+        if bad.size:
+            lpips_inputs.check_values_eager(x[bad[0]], f"{which}[{start + int(bad[0])}]",
+                                            model.normalize)
     if model.normalize:
-        x = 2.0 * x - 1.0
+        x = lpips_inputs.from_unit_range(x)
     return x
 
 
 def _check_model(model):
-    for attribute in ("trunk", "scaling", "normalization", "spatial", "lpips", "channels"):
-        if not hasattr(model, attribute):
-            raise TypeError(f"pairwise needs an lpips_tf.LPIPS model; {type(model).__name__} has "
-                            f"no {attribute!r}.")
+    if not isinstance(model, LPIPS):
+        raise TypeError(f"pairwise needs an lpips_tf.LPIPS model. Received: "
+                        f"{type(model).__name__}.")
     if model.spatial:
         raise ValueError("pairwise works only for non-spatial models (spatial=False): a spatial "
                          "distance map is not a product of per-image features. Build the model "
@@ -182,11 +169,10 @@ class _FeatureStore:
 
 
 def _features(model, x, keep, factors):
-    """g for one prepared batch: normalised taps, weighted, flattened, concatenated (float32)."""
-    taps = model.trunk(model.scaling(x), training=False)
+    """g for one prepared batch: the model's tap features, weighted, flattened, concatenated."""
     parts = []
-    for f, idx, factor in zip(taps, keep, factors):
-        y = ops.convert_to_numpy(model.normalization(f)).astype(np.float32)
+    for y, idx, factor in zip(model.tap_features(x, training=False), keep, factors):
+        y = ops.convert_to_numpy(y).astype(np.float32)
         positions = y.shape[1] * y.shape[2]
         # sqrt(w / P) folds the lin layer and the spatial mean into a plain squared distance.
         y = y[..., idx] * (factor / np.sqrt(positions)).astype(np.float32)
@@ -198,8 +184,8 @@ def feature_size(model, height, width):
     """Float32 numbers stored per image of this size by `pairwise` (times 4 for bytes)."""
     _check_model(model)
     scales = _channel_scales(model)
-    taps = model.trunk.compute_output_spec(keras.KerasTensor((1, height, width, 3)))
-    return int(sum(t.shape[1] * t.shape[2] * int((w > 0).sum()) for t, w in zip(taps, scales)))
+    sizes = model.tap_sizes(height, width)
+    return int(sum(h * w * int((s > 0).sum()) for (h, w), s in zip(sizes, scales)))
 
 
 def _extract(model, images, which, store, batch_size, keep, factors, progbar, seen):
