@@ -115,7 +115,7 @@ def test_confidence_is_the_coverage():
     narrow = bootstrap.bootstrap_interval(scores, n_boot=500, confidence=0.5, seed=1)
     wide = bootstrap.bootstrap_interval(scores, n_boot=500, confidence=0.99, seed=1)
     assert wide[0] < narrow[0] < narrow[1] < wide[1]
-    # A value below one half is the old alpha passed as the level: refused, for every caller.
+    # A value below one half is an alpha passed as the level: refused, for every caller.
     for call in (lambda: bootstrap.bootstrap_interval(scores, n_boot=10, confidence=0.05),
                  lambda: bootstrap.bootstrap_interval_of_group_means([scores], confidence=1.0),
                  lambda: scoring.bootstrap_ci(scores, None, 10, 0.05),

@@ -31,8 +31,8 @@ _INDEX_CHUNK = 8_000_000
 def check_confidence(confidence):
     """`confidence` as a float in [0.5, 1), or a ValueError saying what was expected.
 
-    Coverage below one half is refused: such a value is almost always the old `alpha`
-    (0.05 for a 95% interval) passed where the coverage is expected.
+    Coverage below one half is refused: such a value is almost always an `alpha`
+    (1 - confidence, 0.05 for a 95% interval) passed where the coverage is expected.
     """
     value = float(confidence)
     if not 0.5 <= value < 1.0:
