@@ -60,6 +60,11 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
     with `normalize=True`; uint8 input is mapped from 0..255), and returns the distance per pair,
     shape (N,), or with `spatial=True` a distance map (N, H, W, 1).
 
+    Every distance and statistic is computed from `tap_features(images)` (prepared images ->
+    one channel-normalised tensor per tap) through the per-tap steps below it
+    (`tap_distance_map`, `reduce_tap_map`, `tap_channel_means`): the plain call, `channel_stats`,
+    `lpips_tf.uses.pairwise` and the cached training statistics share them.
+
     Args:
       net: trunk, "alex", "vgg" or "squeeze".
       version: "0.1" (current) or "0.0" (the first release, which fed unscaled input to the trunk).
