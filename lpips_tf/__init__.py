@@ -48,6 +48,7 @@ _LAZY = {
     "compiled_distance_fn": "lpips_tf.core.compiled",
     "pairwise": "lpips_tf.uses.pairwise",
     "diversity": "lpips_tf.uses.pairwise",
+    "bootstrap_interval": "lpips_tf.uses.bootstrap",
     "export_saved_model": "lpips_tf.uses.export",
     "load_image": "lpips_tf.data.images",
 }
@@ -56,5 +57,5 @@ _LAZY.update(dict.fromkeys(
 __getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)
 
 
-__all__ = ["LPIPS", "LPIPSLoss", "LPIPSMetric", "compiled_distance_fn", "diversity",
-           "export_saved_model", "load_image", "pairwise", "__version__"]
+__all__ = ["LPIPS", "LPIPSLoss", "LPIPSMetric", "bootstrap_interval", "compiled_distance_fn",
+           "diversity", "export_saved_model", "load_image", "pairwise", "__version__"]

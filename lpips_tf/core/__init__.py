@@ -1,6 +1,7 @@
 """The metric: LPIPS and what it is made of, in `keras` / `keras.ops` on every backend.
 
-  model.py      `LPIPS`, the distance model (`model([x0, x1])`)
+  model.py      `LPIPS`, the distance model (`model([x0, x1])`), and its tap features and
+                per-tap steps, which every use of the metric shares
   presets.py    the official variants by name (`LPIPS.presets`, `LPIPS.from_preset("vgg-cos")`)
   layers.py     the small layers it is built from (scaling, channel normalisation, lin, ...)
   inputs.py     input checks and conversion: shapes, dtypes, value ranges, with clear errors

@@ -3,9 +3,9 @@
     python -m lpips_tf.data.synthetic --out /tmp/bapps_synth --photos lpips_tf/data/photos \
         --n_train 2000 --n_val 500 --n_jnd 300 --patch 64 --seed 0
 
-takes 7-12 seconds on two (shared) CPU cores, most of it PNG encoding and
-file creation. It lets the training and evaluation
-code run end to end offline (the real BAPPS is a 6.6 GB download).
+writes 2,500 triplets and 300 JND pairs of 64 px patches (most of the time goes to PNG encoding
+and file creation; the README's "Data" section says how long it takes). It lets the training and
+evaluation code run end to end offline (the real BAPPS is a 6.6 GB download).
 
 SYNTHETIC DATA: the judgments are simulated observers, NOT human judgments.
 Scores on this data say whether a metric recovers the simulated observers'
@@ -128,7 +128,7 @@ def _sample_patches(photos, n, patch, rng):
         crop = photo[y : y + size, x : x + size]
         crops.append(crop[:, ::-1] if u[i, 3] < 0.5 else crop)
         sizes[i] = size
-    # One resize call per crop size: eager ops cost ~1 ms each.
+    # One resize call per crop size, not per crop: each eager call has a fixed overhead.
     for size in np.unique(sizes):
         sel = np.nonzero(sizes == size)[0]
         batch = np.stack([crops[i] for i in sel])
@@ -452,16 +452,7 @@ def generate(out_dir, photos, n_train=2000, n_val=500, n_jnd=300, patch=64, seed
         "jnd/val/" + SUBSET: ("jnd", n_jnd),
     }
     _clear_parts(out_dir, parts, overwrite)
-    # Independent streams: each part depends only on the seed and its own count.
-    streams = dict(zip(["train", "val", "jnd"], np.random.SeedSequence(seed).spawn(3)))
-    counts, judgments = {}, {}
-    for rel, (part, n) in parts.items():
-        if n == 0:
-            continue
-        rng = np.random.default_rng(streams[part])
-        judgments[rel] = _write_part(os.path.join(out_dir, rel), part, n, photo_arrays, patch,
-                                     rng)
-        counts[rel] = n
+    counts, judgments = _write_parts(out_dir, parts, photo_arrays, patch, seed)
     summary = {
         "warning": BANNER,
         "generator": "lpips_tf.data.synthetic",
@@ -473,16 +464,35 @@ def generate(out_dir, photos, n_train=2000, n_val=500, n_jnd=300, patch=64, seed
         "photos": photo_desc,
         "judgments": judgments,
     }
-    with open(os.path.join(out_dir, "synthetic.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    with open(os.path.join(out_dir, "README.txt"), "w") as f:
-        f.write(_readme(summary))
+    _write_description(out_dir, summary)
     summary["seconds"] = time.perf_counter() - start
     if verbose:
         print(BANNER)
         print(f"Wrote {counts} to {out_dir} in {summary['seconds']:.1f} s "
               f"(see {os.path.join(out_dir, 'README.txt')}).")
     return summary
+
+
+def _write_parts(out_dir, parts, photos, patch, seed):
+    """Writes each part with a count; returns ({part folder: count}, {part folder: judgments})."""
+    # Independent streams: each part depends only on the seed and its own count.
+    streams = dict(zip(["train", "val", "jnd"], np.random.SeedSequence(seed).spawn(3)))
+    counts, judgments = {}, {}
+    for rel, (part, n) in parts.items():
+        if n == 0:
+            continue
+        rng = np.random.default_rng(streams[part])
+        judgments[rel] = _write_part(os.path.join(out_dir, rel), part, n, photos, patch, rng)
+        counts[rel] = n
+    return counts, judgments
+
+
+def _write_description(out_dir, summary):
+    """synthetic.json (the marker every reader checks) and README.txt at the dataset root."""
+    with open(os.path.join(out_dir, "synthetic.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    with open(os.path.join(out_dir, "README.txt"), "w") as f:
+        f.write(_readme(summary))
 
 
 def _photos_and_description(photos):

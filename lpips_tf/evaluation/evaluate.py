@@ -25,7 +25,9 @@ import numpy as np
 
 from lpips_tf.core import presets
 from lpips_tf.core.weights import describe_trunk_weights
+from lpips_tf.core.model import LPIPS
 from lpips_tf.evaluation import scoring
+from lpips_tf.uses import bootstrap
 from lpips_tf.data import bapps
 
 __all__ = [
@@ -77,7 +79,7 @@ def model_distance_fn(model):
     An `lpips_tf.LPIPS` model's plain call is already compiled (one graph for every batch and
     image size); any other model gets a `tf.function` that may retrace per shape.
     """
-    if hasattr(model, "check_input_pair"):
+    if isinstance(model, LPIPS):
         return lambda x0, x1: np.asarray(model([x0, x1])).reshape(-1)
     import tensorflow as tf
 
@@ -406,7 +408,7 @@ def _score_jnd(subsets, variants, results, details, boot):
 
 
 def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot=1000,
-             alpha=0.05, seed=0, progress=True):
+             confidence=0.95, seed=0, progress=True, *, alpha=None):
     """Scores distance functions on 2AFC and JND subsets.
 
     Args:
@@ -414,7 +416,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
       variants: dict name -> distance function (see `resolve_variants`).
       sets: see `resolve_sets`.
       load_size, batch_size: as in `lpips_tf.data.twoafc_dataset`.
-      n_boot, alpha, seed: bootstrap of the confidence intervals.
+      n_boot, confidence, seed: bootstrap of the confidence intervals (`alpha` is deprecated).
       progress: a progress bar per subset.
 
     Returns:
@@ -422,6 +424,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
       "_details" (per-subset arrays, not written to JSON) and "_info" entries.
     """
     start = time.perf_counter()
+    confidence = bootstrap.confidence_from_alpha(alpha, confidence, "evaluate")
     sets = resolve_sets(data_dir, sets)
     results = {v: _empty_scores() for v in variants}
     synthetic = os.path.isfile(os.path.join(data_dir, "synthetic.json"))
@@ -429,7 +432,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
              "observers": "simulated (synthetic data)" if synthetic else "human"}
     details = {"2afc": {}, "jnd": {}}
     counts = {"2afc": {}, "jnd": {}}
-    boot = {"n_boot": n_boot, "alpha": alpha, "seed": seed}
+    boot = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
 
     def subsets(kind):
         return _collected_subsets(data_dir, kind, sets[kind], variants, load_size, batch_size,
@@ -450,7 +453,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
                           if isinstance(fn, Distance) and fn.trunk_weights},
         "load_size": load_size,
         "n_boot": n_boot,
-        "confidence": 1 - alpha,
+        "confidence": confidence,
         "seconds": time.perf_counter() - start,
     }
     return results

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from lpips_tf.evaluation import scoring
+from lpips_tf.uses import bootstrap
 
 CONFIDENCE = 0.95
 
@@ -37,13 +37,15 @@ def verdict(low, high):
     return "not resolved"
 
 
-def paired_difference(scores_a, scores_b, n_boot=1000, alpha=1 - CONFIDENCE, seed=0):
+def paired_difference(scores_a, scores_b, n_boot=1000, confidence=CONFIDENCE, seed=0, *,
+                      alpha=None):
     """Difference of two models' 2AFC means over the same triplets, with a paired bootstrap
     interval.
 
     Args:
       scores_a, scores_b: per subset, the per-triplet 2AFC scores of each model (lists of 1-D
         arrays over the same triplets in the same order).
+      n_boot, confidence, seed: the bootstrap (`lpips_tf.uses.bootstrap`); `alpha` is deprecated.
 
     Returns:
       (difference, (low, high)): the difference of the unweighted means over subsets (what the
@@ -61,7 +63,8 @@ def paired_difference(scores_a, scores_b, n_boot=1000, alpha=1 - CONFIDENCE, see
                              f"{b.size} scores")
         diffs.append(a - b)
     difference = float(np.mean([d.mean() for d in diffs]))
-    return difference, scoring.bootstrap_ci_of_mean(diffs, n_boot=n_boot, alpha=alpha, seed=seed)
+    confidence = bootstrap.confidence_from_alpha(alpha, confidence, "paired_difference")
+    return difference, bootstrap.bootstrap_interval_of_group_means(diffs, n_boot, confidence, seed)
 
 
 def judge_claim(claim, pair_results):

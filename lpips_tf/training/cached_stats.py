@@ -149,23 +149,14 @@ def _write_aliases(model, index, load_size, cache_dir, path, key):
 
 
 def _triplet_stats_fn(model):
-    """A compiled function (ref, p0, p1) -> (stats(ref, p0), stats(ref, p1)), one trunk pass."""
+    """A compiled function (ref, p0, p1) -> (stats(ref, p0), stats(ref, p1)), one trunk pass
+    (`LPIPS.channel_stats_from_prepared`: the model's own features and statistics)."""
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)] * 3,
                  reduce_retracing=True)
     def stats(ref, p0, p1):
-        n = tf.shape(ref)[0]
-        features = model.trunk(model.scaling(tf.concat([ref, p0, p1], axis=0)), training=False)
-        # A trunk cut after one tap may return a bare tensor rather than a list of one.
-        if not isinstance(features, (list, tuple)):
-            features = [features]
-        s0, s1 = [], []
-        for f in features:
-            f = tf.cast(model.normalization(f), tf.float32)
-            r, a, b = f[:n], f[n:2 * n], f[2 * n:]
-            s0.append(tf.reduce_mean(tf.square(r - a), axis=[1, 2]))
-            s1.append(tf.reduce_mean(tf.square(r - b), axis=[1, 2]))
-        return tf.concat(s0, axis=-1), tf.concat(s1, axis=-1)
+        s0, s1 = model.channel_stats_from_prepared(ref, p0, p1)
+        return s0, s1
 
     return stats
 

@@ -135,7 +135,8 @@ def resolve_verbose(verbose):
 # Settings that may change when a killed run is resumed; any other change is refused.
 RESUMABLE_CHANGES = ("strategy", "verbose", "overwrite", "out_dir", "select",
                      "save_judgment_model", "stats_cache_dir")
-# Defaults of settings added later: a run recorded before they existed used these.
+# What a recorded run that lacks a setting used: its default (config.json files of older runs
+# do not name every setting).
 _FLAG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
