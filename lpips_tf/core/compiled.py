@@ -10,8 +10,12 @@ function compiled once per model (and, on JAX, once per input shape):
 | PyTorch | eager kernels under `torch.no_grad()`: `torch.compile` of the same core gains little next to its compilation time (graph breaks in Keras' code), measured in benchmarks/README.md | any |
 
 Input checks stay what the eager model does: shapes, channels, sizes and dtype before the call,
-and NaN / range through a flag that the compiled function returns beside the distances; when it is
-raised the eager wrapper names the problem (`lpips_tf.core.inputs.check_values_eager`).
+then NaN / range. For NumPy input the values are checked on the host before the transfer
+(`lpips_tf.core.inputs.check_values_host`), and the compiled function returns the distances
+alone: the call reads nothing back and stays asynchronous on a GPU. For backend tensors (data
+already on the device) the compiled function returns a flag beside the distances, which the
+eager wrapper reads back; when it is raised, it names the problem
+(`lpips_tf.core.inputs.check_values_eager`). The errors are the same either way.
 
 The model's own `call` (traced by `fit`, `predict`, export or a user's `tf.function` / `jax.jit`)
 is untouched: this path is only taken for eager calls with `training` unset or False, no extra
@@ -20,6 +24,8 @@ through the `tf.function` (a `GradientTape` records it).
 
 `compiled_distance_fn(model)` returns that compiled function for explicit control: the same on
 TensorFlow (with an optional XLA `jit_compile`), on JAX a jitted function.
+`distances_to_reference(model, reference, *others)` is the plain call for several batches against
+one reference, with the reference's features computed once (2AFC evaluation).
 
 `lpips_tf.LPIPS(..., dtype="mixed_bfloat16")` runs the trunk in bfloat16, faster on a CPU with
 AVX512-BF16 or AMX (measured in the README's Performance section).
@@ -33,12 +39,14 @@ import json
 import logging
 
 import keras
+import numpy as np
 from keras import ops
 
 from lpips_tf.core import inputs as lpips_inputs
 from lpips_tf.core.backend import backend_name
 
-__all__ = ["CompiledEagerCall", "compiled_distance_fn", "eager_fast_path", "configure_threads"]
+__all__ = ["CompiledEagerCall", "compiled_distance_fn", "configure_threads", "distances_to_reference",
+           "eager_fast_path"]
 
 _CACHE_ATTR = "_lpips_fast_fns"
 
@@ -84,18 +92,70 @@ def eager_fast_path(model, inputs):
     return lambda pair: _checked_call(model, pair)
 
 
+def distances_to_reference(model, reference, *others):
+    """`[model([reference, other]) for other in others]`, in one compiled call and one trunk pass
+    over all the batches: the reference's features are computed once
+    (`LPIPS.distances_from_prepared`), so a 2AFC triplet (reference, p0, p1) costs three image
+    passes instead of four.
+
+    Same checks and errors as the plain call of each pair (the reference is "image0", the other
+    batch "image1"); NumPy input is checked on the host and nothing is read back. Where the plain
+    call would not take the fast path (symbolic or traced inputs, PyTorch tensors that require
+    gradients), this is that list of plain calls.
+    """
+    if not others:
+        raise ValueError("distances_to_reference needs at least one batch besides the reference.")
+    if any(eager_fast_path(model, [reference, other]) is None for other in others):
+        return [model([reference, other]) for other in others]
+    distances = _checked_distances(model, reference, list(others))
+    return list(distances) if len(others) > 1 else [distances]
+
+
 def _checked_call(model, inputs):
-    # Shapes, channels, sizes and dtype raise here, eagerly, with the model's messages; value
-    # checks run inside the compiled function and come back as a flag.
-    x0, x1 = model.check_input_pair(inputs)
-    x0, x1 = (x if _dtype(x) in _DIRECT_DTYPES else ops.cast(x, "float32") for x in (x0, x1))
-    distance, bad = _compiled_for(model, (_dtype(x0), _dtype(x1)))(x0, x1)
+    x0, x1 = lpips_inputs.split_pair(inputs)
+    return _checked_distances(model, x0, [x1])
+
+
+def _checked_distances(model, reference, others):
+    """The compiled distances of `reference` to each of `others` (one distance for one other, a
+    tuple for several), after the plain call's checks: shapes, channels, sizes and dtype here,
+    eagerly, with the model's messages; values on the host for NumPy input
+    (`lpips_tf.core.inputs.check_values_host`, before the transfer, so the compiled function
+    returns device results and nothing is read back), otherwise inside the compiled function,
+    which returns a flag beside the distances that is read back here."""
+    if all(isinstance(x, np.ndarray) for x in (reference, *others)):
+        batches = _host_checked(model, reference, others)
+        return _compiled_for(model, tuple(_dtype(x) for x in batches), False)(*batches)
+    pairs = [model.check_input_pair([reference, other]) for other in others]
+    batches = [_direct(x) for x in (pairs[0][0], *(pair[1] for pair in pairs))]
+    distances, bad = _compiled_for(model, tuple(_dtype(x) for x in batches), True)(*batches)
     if model.validate_inputs and bool(ops.convert_to_numpy(bad)):
-        for x, which in ((x0, "image0"), (x1, "image1")):  # Names the problem with the numbers.
+        # Names the problem with the numbers.
+        for x, which in _named(batches):
             x, was_uint8 = lpips_inputs.to_float(x, which, model.normalize, "float32")
             if not was_uint8:
                 lpips_inputs.check_values_eager(x, which, model.normalize)
-    return distance
+    return distances
+
+
+def _host_checked(model, reference, others):
+    """NumPy batches after the static checks, in a dtype the compiled functions take, their
+    values checked with NumPy."""
+    for other in others:
+        model.check_input_pair([reference, other], to_tensors=False)
+    batches = [x if _dtype(x) in _DIRECT_DTYPES else x.astype(np.float32)
+               for x in (reference, *others)]
+    if model.validate_inputs:
+        for x, which in _named(batches):
+            if _dtype(x) != "uint8":
+                lpips_inputs.check_values_host(x, which, model.normalize)
+    return batches
+
+
+def _named(batches):
+    """(batch, name) in error messages: the reference is image0 and every other batch image1,
+    as in the plain call `model([reference, other])`."""
+    return zip(batches, ["image0"] + ["image1"] * (len(batches) - 1))
 
 
 # Dtypes the compiled functions take as they come (one TensorFlow trace each); other float dtypes
@@ -107,20 +167,36 @@ def _dtype(x):
     return keras.backend.standardize_dtype(x.dtype)
 
 
-def _compiled_for(model, dtypes):
+def _direct(x):
+    return x if _dtype(x) in _DIRECT_DTYPES else ops.cast(x, "float32")
+
+
+def _compiled_for(model, dtypes, with_flag):
     cache = model.__dict__.setdefault(_CACHE_ATTR, {})
-    key = (backend_name(), dtypes)
+    key = (backend_name(), dtypes, with_flag)
     if key not in cache:
         builder = {"tensorflow": _build_tf, "jax": _build_jax, "torch": _build_torch}[key[0]]
-        cache[key] = builder(model, dtypes)
+        cache[key] = builder(model, dtypes, with_flag)
     return cache[key]
 
 
 def _core(model, with_flag=True):
-    def distance_and_flag(x0, x1):
-        f0, f1, flag = model.to_model_range(x0, x1, check_values=False, with_flag=with_flag)
-        distance = model.distance_from_prepared(f0, f1, training=False)
-        return (distance, flag) if with_flag else distance
+    def distance_and_flag(x0, *others):
+        prepared, flags = [], []
+        for other in others:
+            f0, f1, bad = model.to_model_range(x0, other, check_values=False, with_flag=with_flag)
+            prepared.append(f1)
+            flags.append(bad)
+        if len(prepared) == 1:
+            distance = model.distance_from_prepared(f0, prepared[0], training=False)
+        else:
+            distance = tuple(model.distances_from_prepared(f0, *prepared, training=False))
+        if not with_flag:
+            return distance
+        flag = flags[0]
+        for bad in flags[1:]:
+            flag = ops.logical_or(flag, bad)
+        return distance, flag
 
     return distance_and_flag
 
@@ -138,22 +214,22 @@ class _OneTracePerModel(logging.Filter):
         return not ("distance_and_flag" in message and "retracing" in message)
 
 
-def _build_tf(model, dtypes):
+def _build_tf(model, dtypes, with_flag=True):
     import tensorflow as tf
 
     tf_logger = logging.getLogger("tensorflow")
     if not any(isinstance(f, _OneTracePerModel) for f in tf_logger.filters):
         tf_logger.addFilter(_OneTracePerModel())
     specs = [tf.TensorSpec([None, None, None, 3], d) for d in dtypes]
-    return tf.function(_core(model), input_signature=specs, autograph=False)
+    return tf.function(_core(model, with_flag), input_signature=specs, autograph=False)
 
 
 def _build_jax(model, dtypes=None, with_flag=True):
     stateless = _shared_jax_function(model, with_flag)
     variables = list(model.variables)
 
-    def call(x0, x1):
-        return stateless([v.value for v in variables], x0, x1)
+    def call(*batches):
+        return stateless([v.value for v in variables], *batches)
 
     return call
 
@@ -184,11 +260,11 @@ def _shared_jax_function(model, with_flag):
     template_variables = list(model.variables)
 
     @jax.jit
-    def stateless(values, x0, x1):
+    def stateless(values, *batches):
         # Variables are inputs, not constants baked into the compiled code: later weight changes
         # (set_lin_weights, training) are seen without recompiling.
         with keras.StatelessScope(state_mapping=list(zip(template_variables, values))):
-            return core(x0, x1)
+            return core(*batches)
 
     _JAX_SHARED[key] = stateless
     while len(_JAX_SHARED) > _JAX_SHARED_SIZE:
@@ -196,14 +272,14 @@ def _shared_jax_function(model, with_flag):
     return stateless
 
 
-def _build_torch(model, dtypes=None):
+def _build_torch(model, dtypes=None, with_flag=True):
     import torch
 
-    core = _core(model)
+    core = _core(model, with_flag)
 
-    def call(x0, x1):
+    def call(*batches):
         with torch.no_grad():
-            return core(x0, x1)
+            return core(*batches)
 
     return call
 

@@ -116,16 +116,38 @@ def to_float(x, which, normalize, dtype):
 def check_values_eager(x, which, normalize):
     """Raises ValueError for NaN / inf or values far outside the declared range.
 
-    `x`: a concrete tensor or NumPy array of float values.
+    `x`: a concrete tensor or NumPy array of float values. A NumPy array is checked with NumPy
+    (`check_values_host`), so host data is checked where it is, before any transfer.
     """
-    low, high = value_bounds(normalize)
+    if isinstance(x, np.ndarray):
+        return check_values_host(x, which, normalize)
     finite = bool(ops.convert_to_numpy(ops.all(ops.isfinite(x))))
-    if not finite:
-        raise ValueError(f"{which} contains NaN or infinite values.")
-    if int(np.prod(x.shape)) == 0:
-        return
+    if int(np.prod(x.shape)) == 0 or not finite:
+        return _raise_bad_values(which, normalize, finite, None, None)
     smallest = float(ops.convert_to_numpy(ops.min(x)))
     largest = float(ops.convert_to_numpy(ops.max(x)))
+    return _raise_bad_values(which, normalize, finite, smallest, largest)
+
+
+def check_values_host(x, which, normalize):
+    """`check_values_eager` for a NumPy float array, in two reductions: NumPy's min and max
+    propagate NaN, and an infinity is an extreme, so the extremes alone say whether every value
+    is finite."""
+    if x.size == 0:
+        return None
+    smallest, largest = float(np.min(x)), float(np.max(x))
+    finite = bool(np.isfinite(smallest) and np.isfinite(largest))
+    return _raise_bad_values(which, normalize, finite, smallest, largest)
+
+
+def _raise_bad_values(which, normalize, finite, smallest, largest):
+    """The value rules' one wording: NaN / inf first, then the range (None extremes: an empty
+    batch, which passes)."""
+    if not finite:
+        raise ValueError(f"{which} contains NaN or infinite values.")
+    if smallest is None:
+        return
+    low, high = value_bounds(normalize)
     if smallest < low or largest > high:
         raise ValueError(
             f"{which} has values in [{smallest:.4g}, {largest:.4g}], far outside the expected "

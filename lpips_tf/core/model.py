@@ -228,16 +228,21 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
     # ----------------------------------------------------------------------------------------
     # The forward pass. `call` is what Keras traces (fit, predict, export, a user's tf.function or
     # jax.jit); a plain eager call goes to a compiled function instead (`CompiledEagerCall`).
-    def check_input_pair(self, inputs):
+    def check_input_pair(self, inputs, to_tensors=True):
         """Splits `[x0, x1]` and checks rank, channels, sizes, matching shapes and dtype.
 
         Only static information is used, so this raises the same clear `ValueError` eagerly and
-        while tracing. Returns the two batches as backend tensors, dtype unchanged.
+        while tracing. Returns the two batches as backend tensors, dtype unchanged; with
+        `to_tensors=False`, NumPy arrays stay NumPy arrays (host data checked before transfer).
         """
         x0, x1 = lpips_inputs.split_pair(inputs)
         for x, which in ((x0, "image0"), (x1, "image1")):
             lpips_inputs.check_static_shape(_static_shape(x), which, self.min_input_size, self.net)
         lpips_inputs.check_shapes_match(_static_shape(x0), _static_shape(x1))
+        if not to_tensors:
+            for x, which in ((x0, "image0"), (x1, "image1")):
+                lpips_inputs.check_dtype_kind(x.dtype, which, self.normalize)
+            return x0, x1
         return (lpips_inputs.check_dtype(x0, "image0", self.normalize),
                 lpips_inputs.check_dtype(x1, "image1", self.normalize))
 
@@ -287,6 +292,15 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         """The distance of two prepared batches (see `prepare_inputs`), without input checks."""
         features0, features1 = self.batch_tap_features([x0, x1], training=training)
         return self.distance_from_features(features0, features1, x0, training=training)
+
+    def distances_from_prepared(self, reference, *others, training=False):
+        """The distance of `reference` to each other batch, all in one trunk pass: the
+        reference's features are computed once (a 2AFC triplet takes three image passes, not
+        four). Prepared batches of one shape (see `prepare_inputs`); returns one distance per
+        other batch, each as `distance_from_prepared(reference, other)` gives it."""
+        features = self.batch_tap_features([reference, *others], training=training)
+        return [self.distance_from_features(features[0], f, reference, training=training)
+                for f in features[1:]]
 
     def channel_stats(self, inputs):
         """Per-channel spatial means of the squared differences, concatenated over taps.
