@@ -38,16 +38,16 @@ are stated on every output.
 import dataclasses
 import json
 import os
+import textwrap
 import time
 
 import numpy as np
 
 from lpips_tf.evaluation import scoring
 from lpips_tf.data import bapps
-from lpips_tf.data.synthetic import is_synthetic
+from lpips_tf.data.synthetic import BANNER, is_synthetic
+from lpips_tf.training.config import DEFAULTS as TRAIN_DEFAULTS
 
-SYNTHETIC_NOTE = ("SYNTHETIC DATA: judgments are simulated observers, NOT human judgments; "
-                  "these numbers say nothing about agreement with people")
 CONFIDENCE = 0.95
 _NET_TITLES = {"alex": "AlexNet", "vgg": "VGG16", "squeeze": "SqueezeNet"}
 
@@ -286,26 +286,27 @@ class ExperimentConfig:
 
     `train_sets` / `val_sets` None: every 2AFC train / val subset present in `data_dir` (for
     BAPPS, train.py's defaults). `eval_sets`: evaluate's --sets. `trunk_weights`: see
-    `parse_trunk_weights`. `models`: variants from `MODEL_NAMES` (default all).
+    `parse_trunk_weights`. `models`: variants from `MODEL_NAMES` (default all). The training
+    settings default to `TrainConfig`'s.
     """
 
     data_dir: str
     out_dir: str = "outputs/seed_experiment"
     trunk_weights: str = "torchvision"
     models: tuple = MODEL_NAMES
-    epochs: int = 5
-    epochs_decay: int = 5
-    lr: float = 1e-4
-    batch_size: int = 50
-    steps_per_epoch: object = None
-    seed: int = 0
-    load_size: int = 64
+    epochs: int = TRAIN_DEFAULTS["epochs"]
+    epochs_decay: int = TRAIN_DEFAULTS["epochs_decay"]
+    lr: float = TRAIN_DEFAULTS["lr"]
+    batch_size: int = TRAIN_DEFAULTS["batch_size"]
+    steps_per_epoch: object = TRAIN_DEFAULTS["steps_per_epoch"]
+    seed: int = TRAIN_DEFAULTS["seed"]
+    load_size: int = TRAIN_DEFAULTS["load_size"]
     train_sets: object = None
     val_sets: object = None
     eval_sets: str = "all"
     n_boot: int = 1000
-    save_judgment_model: bool = True
-    verbose: object = "auto"
+    save_judgment_model: bool = TRAIN_DEFAULTS["save_judgment_model"]
+    verbose: object = TRAIN_DEFAULTS["verbose"]
 
 
 def _subsets(data_dir, split, given):
@@ -381,10 +382,12 @@ def run_experiment(config, log=print):
     sources = parse_trunk_weights(config.trunk_weights)
     configs = train_configs(config)
     for name, train_config in configs.items():
-        training.check_config(train_config)
+        variant = training.check_config(train_config)
+        # Every model's trunk before any training: offline, nothing is written.
+        training.check_trunk_weights(variant, train_config.trunk_weights)
     states = {name: run_state(c) for name, c in configs.items()}
     if synthetic:
-        log(SYNTHETIC_NOTE + ".")
+        log(BANNER + ".")
     for net in ("alex", "vgg"):
         log(f"{_NET_TITLES[net]} trunk: {describe_trunk(net, sources[net])}.")
     log("Plan: " + ", ".join(f"{n} ({'done, skipped' if s == 'finished' else s})"
@@ -491,7 +494,7 @@ def build_report(config, configs, run_dirs, results, sources, synthetic):
     return {
         "title": "The seed brief's comparison" + (" (SYNTHETIC DATA)" if synthetic else ""),
         "synthetic": synthetic,
-        "warning": SYNTHETIC_NOTE if synthetic else None,
+        "warning": BANNER if synthetic else None,
         "data_dir": os.path.abspath(config.data_dir),
         "trunk_weights": {net: describe_trunk(net, sources[net]) for net in ("alex", "vgg")},
         "random_trunks": random_nets,
@@ -529,14 +532,14 @@ def _cell(value, ci):
 
 def _marks(report, nets=None):
     """The title suffix every plot carries: synthetic data, random trunks (of `nets`, default
-    all), on a line of its own so that it is not cut off."""
+    all), on lines of their own so that it is not cut off."""
     marks = []
     if report["synthetic"]:
-        marks.append("SYNTHETIC DATA: simulated observers")
+        marks.append(BANNER)
     for net in report["random_trunks"]:
         if nets is None or net in nets:
             marks.append(f"random {_NET_TITLES[net]} weights")
-    return f"\n({'; '.join(marks)})" if marks else ""
+    return "\n" + textwrap.fill(f"({'; '.join(marks)})", 72) if marks else ""
 
 
 def format_report_markdown(report):
@@ -548,7 +551,7 @@ def format_report_markdown(report):
               ["2AFC mean"] + [f"JND {k} (mAP)" for k in jnd])
     lines = [f"# {report['title']}", ""]
     if report["synthetic"]:
-        lines += [f"**{SYNTHETIC_NOTE}.**", ""]
+        lines += [f"**{BANNER}.**", ""]
     lines += ["Trunk weights: " + "; ".join(f"{net}: {text}" for net, text in
                                              report["trunk_weights"].items()) + "." +
               ("".join(f" **The {_NET_TITLES[n]} models use random {_NET_TITLES[n]} weights, "
@@ -623,22 +626,37 @@ def plot_report(report, report_dir, run_dirs):
             os.replace(os.path.join(scratch, f"{kind}.png"), paths[kind])
         os.rmdir(scratch)
     fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=100)
-    for name, row in rows.items():
-        history = row["history"]
-        ax.plot([h["epoch"] + 1 for h in history],
-                [100 * h.get("val_two_afc", float("nan")) for h in history],
-                "--" if "cos" in name else "-", marker="o", markersize=3, label=name)
+    _plot_val_curves(ax, rows)
     ax.set_title(f"Validation 2AFC per epoch{_marks(report)}", fontsize=10)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation 2AFC score (%)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
     fig.tight_layout()
     paths["val_curves"] = os.path.join(report_dir, "val_2afc_curves.png")
     fig.savefig(paths["val_curves"])
     plt.close(fig)
     return paths
+
+
+# Curves that coincide (the cosine models' are flat, and a random trunk's may equal another's) stay
+# told apart: each model has its own hollow marker and line width, both larger the earlier it is
+# plotted, so that a later curve shows inside an earlier one; the distance sets the line style.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _plot_val_curves(ax, rows):
+    """Validation 2AFC per epoch of every model, on `ax`."""
+    n = len(rows)
+    for k, (name, row) in enumerate(rows.items()):
+        history = row["history"]
+        ax.plot([h["epoch"] for h in history],
+                [100 * h.get("val_two_afc", float("nan")) for h in history],
+                linestyle="--" if "cos" in name else "-", linewidth=1 + 1.2 * (n - 1 - k),
+                marker=_MARKERS[k % len(_MARKERS)], markersize=11 - 1.2 * (k % len(_MARKERS)),
+                markerfacecolor="none", markeredgewidth=1.3, label=name)
+    ax.legend(fontsize=8, title="dashed: cosine, solid: LPIPS;\nequal curves lie on each other",
+              title_fontsize=8)
 
 
 def write_report(report, report_dir, run_dirs):
