@@ -315,6 +315,19 @@ def check_trunk_source(net, source, spec=None):
     return source
 
 
+def ensure_trunk_weights(net, source, spec=None):
+    """`check_trunk_source`, then fetch now what a keyword source needs (torchvision's checkpoint
+    when it is not cached, Keras' VGG16 weights), so that an offline run fails with the download
+    error before anything is written. A cached file is hash-checked when the model loads it."""
+    check_trunk_source(net, source, spec)
+    if source == "torchvision":
+        if not os.path.isfile(os.path.join(cache_dir(), TORCHVISION_FILES[net])):
+            fetch_torchvision_trunk(net)
+    elif source == "keras":
+        keras_vgg16_weights()
+    return source
+
+
 def _is_per_net(spec):
     return spec is not None and bool(_PER_NET.match(spec)) and not os.path.isfile(spec)
 
