@@ -67,3 +67,54 @@ def test_input_checks_still_apply(alex):
         distance(x + 200.0, x)
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes differ"):
         distance(x, np.zeros((1, 40, 44, 3), np.float32))
+
+
+# ------------------------------------------------------------------------------------------------
+# The plain call of NumPy input reads nothing back: its values are checked on the host.
+
+BAD_VALUES = [
+    ("nan", lambda x: np.where(x > 0.5, np.nan, x).astype(np.float32), {}),
+    ("inf", lambda x: np.where(x > 0.5, np.inf, x).astype(np.float32), {}),
+    ("high", lambda x: x + 200.0, {}),
+    ("low", lambda x: x - 3.0, {}),
+    ("unit_range", lambda x: x * 2.0 + 1.5, {"normalize": True}),
+    ("float64", lambda x: (x * 3.0).astype(np.float64), {}),
+]
+
+
+@pytest.mark.parametrize("name, corrupt, kwargs", BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
+@pytest.mark.parametrize("which", [0, 1])
+def test_host_and_device_inputs_raise_the_same_errors(name, corrupt, kwargs, which,
+                                                      random_trunk_file):
+    model = lpips_tf.LPIPS(net="alex", trunk_weights=random_trunk_file("alex"), **kwargs)
+    x = random_images(np.random.default_rng(4), (2, 40, 40, 3))
+    if kwargs.get("normalize"):
+        x = (x + 1.0) / 2.0
+    pair = [x, x.copy()]
+    pair[which] = corrupt(pair[which])
+    messages = []
+    for inputs in (pair, [tf.convert_to_tensor(p) for p in pair]):
+        with pytest.raises(ValueError) as error:
+            model(inputs)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(f"image{which} ")
+
+
+def test_numpy_input_reads_nothing_back(alex, monkeypatch):
+    """NumPy input: the compiled call returns the device tensor and never converts a result to
+    NumPy (the flag path does, which is what keeps a GPU waiting)."""
+    import keras
+
+    rng = np.random.default_rng(5)
+    x0, x1 = random_images(rng, (3, 40, 40, 3)), random_images(rng, (3, 40, 40, 3))
+    expected = np.asarray(alex([tf.convert_to_tensor(x0), tf.convert_to_tensor(x1)]))
+    reads = []
+    original = keras.ops.convert_to_numpy
+    monkeypatch.setattr(keras.ops, "convert_to_numpy", lambda x: reads.append(x) or original(x))
+    out = alex([x0, x1])
+    assert reads == [] and isinstance(out, tf.Tensor)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-7)
+    # Device tensors keep the in-graph flag, read back once per call.
+    alex([tf.convert_to_tensor(x0), tf.convert_to_tensor(x1)])
+    assert len(reads) == 1

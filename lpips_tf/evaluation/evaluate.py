@@ -7,6 +7,13 @@ and callables into distance functions; `evaluate` runs them over 2AFC and JND
 subsets (each image batch decoded once for all variants); `write_outputs`
 writes `results.json`, `results.md` and `comparison.png`.
 
+An LPIPS model (a preset or a trained `model.keras`) scores a 2AFC triplet in
+three trunk passes: the reference's features are computed once for both
+distances (`Distance.triplet`). A trained run that cached the channel
+statistics of its validation triplets (`train.py --cached_stats`) is scored
+from them, without images, when they are this model's (`RunStatistics`); the
+numbers are the image path's, to float32 rounding.
+
 results.json maps each variant to
 `{"2afc": {subset: score, "mean": score}, "jnd": {subset: mAP}, "ci": {...}}`
 (scores are fractions in [0, 1]; "ci" holds 95% bootstrap intervals as
@@ -66,13 +73,112 @@ BASELINES = {"l2": _l2, "ssim": _ssim}
 @dataclasses.dataclass(frozen=True)
 class Distance:
     """A distance function of a model, with what its outputs say about it: `trunk_weights`, how
-    its trunk's weights are described ("random VGG16 weights", `describe_trunk_weights`)."""
+    its trunk's weights are described ("random VGG16 weights", `describe_trunk_weights`).
+
+    `model`: the `lpips_tf.LPIPS` behind `fn`, when there is one: its 2AFC distances then share
+    the reference's features (`triplet`). `statistics`: a trained run's cached channel
+    statistics (`RunStatistics`), which score its 2AFC triplets without images."""
 
     fn: object
     trunk_weights: object = None
+    model: object = None
+    statistics: object = None
 
     def __call__(self, x0, x1):
         return self.fn(x0, x1)
+
+    def triplet(self, ref, p0, p1):
+        """(d(ref, p0), d(ref, p1)) as flat arrays; three trunk passes per triplet for an LPIPS
+        model (the reference's features computed once, `distances_to_reference`), the same
+        numbers as two calls of `fn`."""
+        if self.model is None:
+            return self.fn(ref, p0), self.fn(ref, p1)
+        from lpips_tf.core.compiled import distances_to_reference
+
+        d0, d1 = distances_to_reference(self.model, ref, p0, p1)
+        return np.asarray(d0).reshape(-1), np.asarray(d1).reshape(-1)
+
+
+class RunStatistics:
+    """A train.py run's cached channel statistics of its validation triplets
+    (`lpips_tf.training.cached_stats`), turned into its model's distances.
+
+    With the trunk frozen, the distance of a pair is its statistics times the concatenated lin
+    weights (their plain sum for a cosine model), so the triplets the run cached are scored
+    without decoding or running a single image. They are read through `compute_triplet_stats`,
+    whose fingerprint (trunk weights, taps, input scaling, dtype policy, image files, judgments,
+    load size) decides whether the cached statistics are this model's: when it no longer matches
+    (images changed since training), that function computes them again, three trunk passes per
+    triplet as the image path takes, and refreshes the cache.
+    """
+
+    def __init__(self, model, flags, cache_dir):
+        self.model, self.flags, self.cache_dir = model, flags, cache_dir
+        self._index = self._stats = None
+        # Where the statistics came from, once read: the file, and whether it was already there.
+        self.cache_file = self.from_cache = None
+
+    @classmethod
+    def of_run(cls, model, record):
+        """The statistics of a run's config.json `record`, or None: a run trained end to end (or
+        one whose record does not say where its validation statistics went) has none."""
+        cache = record.get("stats_cache") or {}
+        flags = record.get("flags") or {}
+        if (not isinstance(model, LPIPS) or model.spatial or not record.get("cached_stats")
+                or "val" not in cache or not os.path.isdir(cache.get("dir", ""))
+                or not flags.get("val_sets") or not flags.get("data_dir")):
+            return None
+        return cls(model, flags, cache["dir"])
+
+    def _run_index(self):
+        if self._index is None:
+            try:
+                self._index = bapps.index_2afc(self.flags["data_dir"], self.flags["val_sets"],
+                                               check_images=False)
+            except (bapps.DataError, OSError, ValueError):
+                self._index = False  # the run's data is no longer where it was
+        return self._index
+
+    def distances(self, index, load_size):
+        """(d0, d1) float64 of `index`'s triplets (one subset), or None when the run's
+        statistics do not hold them (another load size, subset or set of files)."""
+        run_index = self._run_index()
+        if (not run_index or len(index.subsets) != 1 or index.subsets[0] not in run_index.subsets
+                or int(self.flags.get("load_size", -1)) != int(load_size)):
+            return None
+        part = run_index.select(index.subsets[0])
+        same_files = all(np.array_equal(_absolute(getattr(part, k)), _absolute(getattr(index, k)))
+                         for k in ("ref", "p0", "p1"))
+        if not same_files or not np.array_equal(part.judge, index.judge):
+            return None
+        rows = run_index.subset_ids == run_index.subsets.index(index.subsets[0])
+        d0, d1 = self._all_distances(load_size)
+        return d0[rows], d1[rows]
+
+    def _all_distances(self, load_size):
+        if self._stats is None:
+            from lpips_tf.training.cached_stats import compute_triplet_stats
+
+            stats = compute_triplet_stats(
+                self.model, self._run_index(), load_size=load_size,
+                batch_size=int(self.flags.get("batch_size") or 50), cache_dir=self.cache_dir,
+                verbose=0)
+            self.cache_file, self.from_cache = stats["cache_file"], stats["from_cache"]
+            self._stats = tuple(_distances_from_stats(self.model, stats[k]) for k in ("s0", "s1"))
+        return self._stats
+
+
+def _absolute(paths):
+    return np.asarray([os.path.abspath(str(p)) for p in paths])
+
+
+def _distances_from_stats(model, stats):
+    """An LPIPS model's distances (N,) float64 from channel statistics (N, sum(channels)): the
+    statistics times the concatenated lin weights, or their sum with lpips=False."""
+    stats = np.asarray(stats, np.float64)
+    if not model.lpips:
+        return stats.sum(axis=1)
+    return stats @ np.concatenate(model.get_lin_weights()).astype(np.float64)
 
 
 def model_distance_fn(model):
@@ -99,12 +205,20 @@ def _saved_model_distance_fn(path):
     return lambda x0, x1: np.asarray(serve(image0=x0, image1=x1)["distance"]).reshape(-1)
 
 
-def _run_trunk_weights(folder):
-    """The description of the trunk weights a train.py run folder's model was trained from
-    (None when the folder has no readable record of them)."""
+def _run_record(folder):
+    """A train.py run folder's config.json ({} when it has none readable)."""
     try:
         with open(os.path.join(folder, "config.json")) as f:
             record = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _run_trunk_weights(record):
+    """The description of the trunk weights a train.py run's model was trained from, from its
+    config.json `record` (None when the record does not say)."""
+    try:
         from lpips_tf.training.variants import get_variant
 
         variant = get_variant(record["variant"])
@@ -124,13 +238,15 @@ def _load_trained(path):
     keras_file = path if os.path.isfile(path) else os.path.join(path, "model.keras")
     saved = os.path.join(path, "saved_model")
     if keras_file.endswith(".keras") and os.path.isfile(keras_file):
-        fn = model_distance_fn(keras.saving.load_model(keras_file))
-    elif os.path.isdir(saved):
-        fn = _saved_model_distance_fn(saved)
-    else:
-        raise FileNotFoundError(f"{path} has neither model.keras nor saved_model/ (expected a "
-                                f"folder written by train.py).")
-    return Distance(fn, _run_trunk_weights(folder))
+        model = keras.saving.load_model(keras_file)
+        record = _run_record(folder)
+        return Distance(model_distance_fn(model), _run_trunk_weights(record),
+                        model=model if isinstance(model, LPIPS) else None,
+                        statistics=RunStatistics.of_run(model, record))
+    if os.path.isdir(saved):
+        return Distance(_saved_model_distance_fn(saved), _run_trunk_weights(_run_record(folder)))
+    raise FileNotFoundError(f"{path} has neither model.keras nor saved_model/ (expected a "
+                            f"folder written by train.py).")
 
 
 def _official(spec, trunk_weights):
@@ -141,7 +257,8 @@ def _official(spec, trunk_weights):
     if isinstance(trunk_weights, dict):  # per-net sources, e.g. {"alex": path, "squeeze": path}
         trunk_weights = trunk_weights.get(net, "torchvision")
     model = LPIPS.from_preset(spec.text, spatial=False, trunk_weights=trunk_weights)
-    return Distance(model_distance_fn(model), describe_trunk_weights(net, trunk_weights))
+    return Distance(model_distance_fn(model), describe_trunk_weights(net, trunk_weights),
+                    model=model)
 
 
 def _trained_name(path):
@@ -297,16 +414,26 @@ def _named_errors(dataset, index):
         yield item
 
 
+def _scorer(fn, pairs):
+    """images -> {pair: distances} of one variant on one batch; a 2AFC batch goes through
+    `Distance.triplet` (three trunk passes per triplet for an LPIPS model, not four)."""
+    if pairs is _PAIRS["2afc"] and isinstance(fn, Distance):
+        return lambda images: dict(zip(("d0", "d1"),
+                                       fn.triplet(images["ref"], images["p0"], images["p1"])))
+    return lambda images: {p: fn(images[a], images[b]) for p, (a, b) in pairs.items()}
+
+
 def _collect(dataset, variants, pairs, bar):
     """Runs every variant on every batch; returns ({variant: {pair: d}}, labels). `bar`: a
     `ProgressBar` over the items, or None."""
     dists = {v: {p: [] for p in pairs} for v in variants}
+    scorers = {v: _scorer(fn, pairs) for v, fn in variants.items()}
     labels = []
     for images, label_batch in dataset:
         images = {k: v.numpy() for k, v in images.items()}
-        for v, fn in variants.items():
-            for p, (a, b) in pairs.items():
-                dists[v][p].append(np.asarray(fn(images[a], images[b]), np.float64).reshape(-1))
+        for v, score in scorers.items():
+            for p, d in score(images).items():
+                dists[v][p].append(np.asarray(d, np.float64).reshape(-1))
         labels.append(label_batch.numpy().reshape(-1))
         if bar:
             bar.add(len(labels[-1]))
@@ -329,19 +456,35 @@ _PAIRS = {"2afc": {"d0": ("ref", "p0"), "d1": ("ref", "p1")}, "jnd": {"d": ("p0"
 _ITEMS = {"2afc": "triplets", "jnd": "pairs"}
 
 
+def _from_statistics(kind, index, variants, load_size, scored):
+    """{variant: {"d0", "d1"}} of the variants whose run's cached statistics hold `index`'s
+    triplets (2AFC only), noting each one's cache file in `scored`."""
+    out = {}
+    for v, fn in variants.items():
+        statistics = getattr(fn, "statistics", None) if kind == "2afc" else None
+        found = statistics.distances(index, load_size) if statistics is not None else None
+        if found is not None:
+            out[v] = dict(zip(("d0", "d1"), found))
+            scored[v] = statistics.cache_file
+    return out
+
+
 def _collected_subsets(data_dir, kind, subsets, variants, load_size, batch_size, progress,
-                       counts):
+                       counts, scored):
     """Per subset of `kind`: (key, {variant: {pair: distances}}, the index's labels), counting
-    the items into `counts[kind]`."""
+    the items into `counts[kind]`; variants scored from cached statistics run no images and are
+    noted in `scored` (variant -> cache file)."""
     for subset, index, ds in bapps.subset_datasets(data_dir, kind, subsets, load_size,
                                                    batch_size):
         key = _key(subset)
+        cached = _from_statistics(kind, index, variants, load_size, scored)
         bar = (ProgressBar(len(index), _ITEMS[kind], stream=sys.stdout, label=f"{kind} {subset}")
                if progress else None)
-        dists, labels = _collect(_named_errors(ds, index), variants, _PAIRS[kind], bar)
+        on_images = {v: fn for v, fn in variants.items() if v not in cached}
+        dists, labels = _collect(_named_errors(ds, index), on_images, _PAIRS[kind], bar)
         labels = _exact_labels(labels, index.judge if kind == "2afc" else index.same)
         counts[kind][key] = len(index)
-        yield key, dists, labels
+        yield key, {v: cached.get(v) or dists[v] for v in variants}, labels
 
 
 def _empty_scores():
@@ -404,7 +547,8 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
 
     Returns:
       The results dict (schema in the module docstring), with extra
-      "_details" (per-subset arrays, not written to JSON) and "_info" entries.
+      "_details" (per-subset arrays, not written to JSON) and "_info" entries ("_info"
+      "from_statistics": variant -> the statistics file its 2AFC scores came from).
     """
     start = time.perf_counter()
     confidence = bootstrap.confidence_from_alpha(alpha, confidence, "evaluate")
@@ -415,11 +559,12 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
              "observers": "simulated (synthetic data)" if synthetic else "human"}
     details = {"2afc": {}, "jnd": {}}
     counts = {"2afc": {}, "jnd": {}}
+    scored = {}
     boot = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
 
     def subsets(kind):
         return _collected_subsets(data_dir, kind, sets[kind], variants, load_size, batch_size,
-                                  progress, counts)
+                                  progress, counts, scored)
 
     if sets["2afc"]:
         _score_2afc(subsets("2afc"), variants, results, human, details, boot)
@@ -434,6 +579,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
         "counts": counts,
         "trunk_weights": {v: fn.trunk_weights for v, fn in variants.items()
                           if isinstance(fn, Distance) and fn.trunk_weights},
+        "from_statistics": scored,
         "load_size": load_size,
         "n_boot": n_boot,
         "confidence": confidence,

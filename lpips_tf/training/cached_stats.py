@@ -163,32 +163,6 @@ def _triplet_stats_fn(model):
     return stats
 
 
-def _cached(model, cache_dir, key):
-    """The statistics of fingerprint `key` in `cache_dir` (its own file, else a deeper model's
-    through an alias), as `compute_triplet_stats` returns them, or None."""
-    path = _cache_path(cache_dir, model.net, len(model.taps), key)
-    arrays, source = _read_cache(path, key), path
-    if arrays is None:
-        arrays, source = _read_alias(cache_dir, model.net, len(model.taps), key)
-    if arrays is None:
-        return None
-    return {**arrays, "cache_file": source, "from_cache": True}
-
-
-def cached_triplet_stats(model, index, load_size, cache_dir):
-    """The statistics of `index`'s triplets from the cache, or None when none there match the
-    model: the fingerprint (trunk weights, taps, input scaling, dtype policy, image files,
-    judgments, load size) decides, as for `compute_triplet_stats`, which computes them instead.
-
-    Returns:
-      None, or dict with "s0", "s1" (N, sum(channels)) float32, "judge", "cache_file" and
-      "from_cache" (True).
-    """
-    if not cache_dir or not os.path.isdir(cache_dir):
-        return None
-    return _cached(model, cache_dir, fingerprint(model, index, load_size))
-
-
 def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=None, verbose=1,
                           log=print):
     """Per-channel statistics of every triplet in `index`, from the cache when it is valid.
@@ -213,13 +187,14 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
         path = _cache_path(cache_dir, model.net, len(model.taps), key)
-        cached = _cached(model, cache_dir, key)
-        if cached is not None:
+        arrays, source = _read_cache(path, key), path
+        if arrays is None:
+            arrays, source = _read_alias(cache_dir, model.net, len(model.taps), key)
+        if arrays is not None:
             if verbose:
-                log(f"Channel statistics from cache: {cached['cache_file']}"
-                    + ("" if cached["cache_file"] == path
-                       else " (the first columns of a deeper model's)"))
-            return cached
+                log(f"Channel statistics from cache: {source}"
+                    + ("" if source == path else " (the first columns of a deeper model's)"))
+            return {**arrays, "cache_file": source, "from_cache": True}
     stats_fn = _triplet_stats_fn(model)
     dataset = twoafc_dataset(index, load_size=load_size, batch_size=batch_size)
     bar = (ProgressBar(len(index), "triplets", stream=sys.stdout, label="channel statistics")
