@@ -251,3 +251,40 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_passed_its_checks(toy, tm
     assert (old / "model.keras").read_text() == "the finished run's model"
     assert json.loads((old / "config.json").read_text())["status"] == "finished"
     assert "removing the previous run" not in captured.out
+
+
+def _tiny_distance_model():
+    import keras
+
+    x0, x1 = keras.Input((None, None, 3)), keras.Input((None, None, 3))
+    diff = keras.layers.Subtract()([x0, x1])
+    d = keras.layers.GlobalAveragePooling2D()(keras.layers.Multiply()([diff, diff]))
+    return keras.Model([x0, x1], keras.layers.Dense(1, use_bias=False)(d))
+
+
+def test_evaluate_says_damaged_for_a_cut_model_and_warns_about_unfinished_runs(tmp_path,
+                                                                               capsys):
+    from lpips_tf.evaluation import evaluate as evaluation
+    from lpips_tf.uses.export import export_saved_model
+
+    model = _tiny_distance_model()
+    cut = tmp_path / "runs" / "cut-lin"
+    cut.mkdir(parents=True)
+    (cut / "config.json").write_text(json.dumps({"status": "finished"}))
+    model.save(cut / "model.keras")
+    _truncate(str(cut / "model.keras"))
+    with pytest.raises(ValueError, match=rf"{cut / 'model.keras'} is damaged \(not a whole "
+                                         rf".keras zip archive"):
+        evaluation.resolve_variants([str(cut)], baselines=False)
+
+    running = tmp_path / "runs" / "running-lin"
+    export_saved_model(model, str(running / "saved_model"))
+    (running / "config.json").write_text(json.dumps({"status": "running"}))
+    capsys.readouterr()
+    assert list(evaluation.resolve_variants([str(running)], baselines=False)) == ["running-lin"]
+    err = capsys.readouterr().err
+    assert err == (f"warning: {running} is not marked finished (status: running); its model may "
+                   f"be from an interrupted or failed run; rerun train.py to finish it.\n")
+    (running / "config.json").write_text(json.dumps({"status": "finished"}))
+    evaluation.resolve_variants([str(running)], baselines=False)
+    assert capsys.readouterr().err == ""
