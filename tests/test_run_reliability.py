@@ -53,8 +53,9 @@ _CHILD = textwrap.dedent("""
             return export(*args, **kwargs)
 
         artefacts.export_saved_model = limited_export
-    import train
-    sys.exit(train.main(sys.argv[2:]))
+    import runpy
+    sys.argv = [os.path.join(sys.argv[1], "train.py")] + sys.argv[2:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
 """)
 
 
@@ -155,6 +156,11 @@ def test_damaged_run_file_is_recovered_or_named_before_training(case, killed_aft
     if said:
         assert said in captured.out and name.split("/")[-1] in captured.out
     assert _history_epochs(run_dir) == [1, 2, 3]
+    with open(run_dir / "history.csv") as f:
+        header, *lines = f.read().splitlines()
+    columns = header.split(",")
+    assert "val_two_afc" in columns and all(len(line.split(",")) == len(columns) and
+                                            "" not in line.split(",") for line in lines), lines
     assert json.loads((run_dir / "config.json").read_text())["status"] == "finished"
 
 

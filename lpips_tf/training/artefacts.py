@@ -14,7 +14,7 @@ import numpy as np
 from lpips_tf.data.synthetic import BANNER
 from lpips_tf.uses.export import export_saved_model
 from lpips_tf.training.plots import plot_history
-from lpips_tf.training.run_files import atomic_path
+from lpips_tf.training.run_files import atomic_path, write_error
 
 
 def write_lin_weights(distance_model, path):
@@ -41,4 +41,7 @@ def save_artefacts(run, distance, judgment_model, variant, config, rows, saved_e
     if variant.lpips:
         write_lin_weights(distance, run.lin_weights)
     title = variant.name + ("\n" + textwrap.fill(BANNER, 72) if synthetic else "")
-    plot_history(rows, run.root, title, marked_epoch=saved_epoch)
+    try:
+        plot_history(rows, run.root, title, marked_epoch=saved_epoch)
+    except OSError as error:
+        raise write_error(getattr(error, "filename", None) or run.accuracy_plot, error) from error

@@ -113,7 +113,10 @@ class HistoryLogger(keras.callbacks.CSVLogger):
     """`CSVLogger` with epochs numbered from 1 (`run_folder.read_history` reads both)."""
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch + 1, logs)
+        try:
+            super().on_epoch_end(epoch + 1, logs)
+        except OSError as error:
+            raise write_error(self.filename, error) from error
 
 
 class LearningRateLogger(keras.callbacks.Callback):
