@@ -11,10 +11,12 @@ when it can), for the checks a resume runs before anything trains.
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
+
+# The project's one file-hash helper (also the downloads' hash check).
+from lpips_tf.core.weights import _sha256 as sha256_file
 
 PARTIAL_PREFIX = ".partial-"
 
@@ -128,14 +130,6 @@ def read_json(path, what="a run file"):
         raise RunFileError(f"{path} is damaged ({what}: expected a JSON object, got "
                            f"{type(data).__name__})")
     return data
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def weights_damage(path, sha256=None):
