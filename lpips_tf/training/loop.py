@@ -160,7 +160,10 @@ def _restore_saved_epoch(model, run, config, first_epoch, data, log):
     else:
         saved_epoch = len(rows)
         if first_epoch >= data.total_epochs:
-            # No fit ran in this session: the last epoch's weights are in the backup.
+            # No fit ran in this session: the last epoch's weights (and optimizer state, for
+            # judgment_model.keras) are in the backup.
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
             model.load_weights(run.latest_backup_weights)
     saved_row = rows[saved_epoch - 1] if rows else {}
     log(f"Saving the model of epoch {saved_epoch} (val_two_afc "
