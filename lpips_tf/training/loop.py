@@ -153,6 +153,10 @@ def _restore_saved_epoch(model, run, config, first_epoch, data, log):
     """Loads the weights of the epoch to save into `model`; returns (history rows, that epoch
     1-based)."""
     rows = run.read_history()
+    if model.optimizer is not None and not model.optimizer.built:
+        # No fit ran in this session: built, the optimizer state in the weights files loads too
+        # (judgment_model.keras keeps it).
+        model.optimizer.build(model.trainable_variables)
     if config.select == "best" and os.path.isfile(run.best):
         val = [r.get("val_two_afc", -np.inf) for r in rows]
         saved_epoch = int(np.argmax(val)) + 1
@@ -160,10 +164,7 @@ def _restore_saved_epoch(model, run, config, first_epoch, data, log):
     else:
         saved_epoch = len(rows)
         if first_epoch >= data.total_epochs:
-            # No fit ran in this session: the last epoch's weights (and optimizer state, for
-            # judgment_model.keras) are in the backup.
-            if model.optimizer is not None and not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
+            # No fit ran in this session: the last epoch's weights are in the backup.
             model.load_weights(run.latest_backup_weights)
     saved_row = rows[saved_epoch - 1] if rows else {}
     log(f"Saving the model of epoch {saved_epoch} (val_two_afc "
