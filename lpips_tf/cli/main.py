@@ -5,7 +5,16 @@
     python -m lpips_tf all-pairs DIR --out results.txt [--batch_size 32] [--n_boot 1000]
 
 Images are read as RGB (grayscale repeated, alpha dropped) and scaled to [-1, 1]. The two images of
-a pair must have the same size. Distances print with 6 decimals.
+a pair must have the same size. Distances print with 6 decimals, the same whether maps are written
+or not: the distance is the model's own (each tap's map averaged at its resolution), the map the
+taps' maps upsampled and summed. `--format text|tsv|csv|jsonl` chooses the results file's rows
+(`lpips_tf.cli.results`; text quotes names that could be misread).
+
+Every output is checked against the inputs before any work (`lpips_tf.cli.outputs.check_not_input`):
+`-o` is no input image (nor an image-named file in an input folder), `--spatial_out` neither input
+image, `--spatial_dir` outside the input folders. Maps are written whole or not at all, each before
+its row, so a full disk stops the command with a line naming the file and lists no pair without
+its map.
 
 `dirs` and `all-pairs` skip hidden files and folders, report each unreadable image or size mismatch
 on stderr and go on, and exit with status 1 when anything was skipped (the exit codes of every
