@@ -270,9 +270,9 @@ def test_full_disk_on_a_map_names_it_and_lists_no_pair_without_its_map(capsys, f
     code, _, err = _run(capsys, "dirs", d0, d1, "-o", out, "--spatial_dir", maps,
                         "--trunk_weights", trunk, "--batch_size", 1)
     assert code == 2, err
-    assert f"cannot write {maps / 'im1.png_lpips.png'} (No space left on device)" in err, err
-    assert len(err.strip().splitlines()[-1:]) == 1 and err.strip().splitlines()[-1].startswith(
-        "error: ")
+    assert err.strip().splitlines()[-1] == (
+        f"error: cannot write {maps / 'im1.png_lpips.png'} (No space left on device); free some "
+        f"space or choose another location."), err
     assert [p.name for p in maps.iterdir()] == ["im0.png_lpips.png"]  # no partial file
     assert (maps / "im0.png_lpips.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [names for names, _ in read_results(out, "text")] == [("im0.png",)]
