@@ -31,16 +31,16 @@ def real_trunk_path(net):
     return shared_path(SHARED_WEIGHTS[net].relative_to(SHARED))
 
 
-# The ST-LPIPS authors' weights travel in their wheel, which the repository does not ship: CI
-# (.ci/run) downloads it here; elsewhere point LPIPS_TF_STLPIPS_WHEEL at a copy.
+# The ST-LPIPS authors' weights are downloaded from their repository by default; the tests take
+# them from the authors' wheel instead, which the repository does not ship: CI (.ci/run) downloads
+# it here; elsewhere point LPIPS_TF_STLPIPS_WHEEL at a copy.
+STLPIPS_WHEEL = "stlpips_pytorch-0.0.2-py3-none-any.whl"
 STLPIPS_WHEEL_ENV = "LPIPS_TF_STLPIPS_WHEEL"
 STLPIPS_WHEEL_CACHE = pathlib.Path.home() / ".cache" / "lpips_tf" / "ci"
 
 
 def stlpips_wheel():
     """The stlpips-pytorch 0.0.2 wheel (the ST-LPIPS authors' weights), or a clear skip."""
-    from lpips_tf.core.weights import STLPIPS_WHEEL
-
     path = pathlib.Path(os.environ.get(STLPIPS_WHEEL_ENV) or STLPIPS_WHEEL_CACHE / STLPIPS_WHEEL)
     if not path.is_file():
         pytest.skip(f"the ST-LPIPS authors' weights ({STLPIPS_WHEEL}) are not at {path}: .ci/run "
@@ -50,20 +50,35 @@ def stlpips_wheel():
 
 
 @pytest.fixture(scope="session")
-def stlpips_checkpoint(tmp_path_factory):
-    """net ("st-alex", "st-vgg") -> the authors' checkpoint, taken from the wheel by the
-    package's own download code (`fetch_stlpips_weights`, from a file:// URL, into a temporary
-    cache); skips without the wheel."""
+def stlpips_server(tmp_path_factory):
+    """A folder holding the authors' two checkpoints, taken from their wheel, to download from
+    (its file:// URL stands for the authors' repository); skips without the wheel."""
+    import zipfile
+
     from lpips_tf.core import weights
 
     wheel = stlpips_wheel()
+    folder = tmp_path_factory.mktemp("stlpips_server")
+    with zipfile.ZipFile(wheel) as archive:
+        for file_name, _ in weights.STLPIPS_FILES.values():
+            (folder / file_name).write_bytes(archive.read(weights.STLPIPS_WHEEL_FOLDER + file_name))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stlpips_checkpoint(stlpips_server, tmp_path_factory):
+    """net ("st-alex", "st-vgg") -> the authors' checkpoint, fetched by the package's own
+    download code (`fetch_stlpips_weights`, SHA-256 checked) from `stlpips_server` into a
+    temporary cache; skips without the wheel."""
+    from lpips_tf.core import weights
+
     home = tmp_path_factory.mktemp("stlpips_keras_home")
 
     def get(net):
         previous = os.environ.get("KERAS_HOME")
         os.environ["KERAS_HOME"] = str(home)
         try:
-            return weights.fetch_stlpips_weights(net, base_url=wheel.parent.as_uri())
+            return weights.fetch_stlpips_weights(net, base_url=stlpips_server.as_uri())
         finally:
             if previous is None:
                 del os.environ["KERAS_HOME"]
@@ -119,13 +134,7 @@ def random_images(rng, shape):
 
 
 def run_train_main(*args):
-    """Runs train.py's absl `main` in-process with these flags; returns its exit code."""
+    """Runs train.py's `main` in-process with these flags; returns its exit code."""
     import train as train_script
-    from absl import flags
 
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["train.py", *args])
-    try:
-        return train_script.main(["train.py"])
-    finally:
-        flags.FLAGS.unparse_flags()
+    return train_script.main([str(a) for a in args])

@@ -44,8 +44,8 @@ def test_dirs_and_all_pairs(capsys, tmp_path, random_trunk_file):
     out_file = tmp_path / "res" / "out.txt"
     code, _, err = run_cli(["dirs", d0, d1, "-o", out_file, "--trunk_weights", trunk,
                             "--spatial_dir", tmp_path / "maps"], capsys)
-    assert code == 0
-    assert "only_here.png" in err
+    assert code == 1  # only_here.png has no counterpart: skipped, by name
+    assert "only_here.png" in err and "1 image(s) without a counterpart" in err
     lines = out_file.read_text().splitlines()
     assert [line.split(":")[0] for line in lines] == ["x.png", "y.png"]
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["x.png_lpips.png", "y.png_lpips.png"]

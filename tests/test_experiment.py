@@ -208,7 +208,8 @@ def test_one_command_writes_the_report(finished):
     assert pair["difference"] == pytest.approx(means["vgg2-lin"] - means["alex4-lin"])
     # One progress line per epoch and per subset in a log (stdout is not a terminal here).
     assert "\r" not in finished["log"] and "━" not in finished["log"]
-    assert re.search(r"2afc val/traditional \(20 triplets\): 1 batches in", finished["log"])
+    assert len(re.findall(r"^2afc val/traditional: 20/20 triplets .* in [\d.]+ s$",
+                          finished["log"], re.M)) == 1, finished["log"]
 
 
 def test_tap_selected_models_are_the_full_models_first_taps(finished):

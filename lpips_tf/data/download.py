@@ -22,7 +22,6 @@ trailers) and compares the counts with the published ones (reported to a
 tenth of a thousand, so only a gross difference is an error).
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ import time
 import urllib.error
 import urllib.request
 
+from lpips_tf.cli import scripts
 from lpips_tf.data import bapps
 
 __all__ = ["BASE_URL", "DownloadError", "PARTS", "download", "fetch", "safe_extract", "verify"]
@@ -40,8 +40,12 @@ __all__ = ["BASE_URL", "DownloadError", "PARTS", "download", "fetch", "safe_extr
 BASE_URL = "https://perceptual-similarity.s3.us-west-2.amazonaws.com/dataset/"
 
 
-class DownloadError(RuntimeError):
-    """A tarball could not be fetched or unpacked."""
+class DownloadError(OSError):
+    """A tarball could not be fetched or unpacked (an OSError: the commands report it in one
+    line, see `lpips_tf.cli.scripts`)."""
+
+    def __str__(self):  # OSError's str() would prefix "[Errno None]" to a two-argument one
+        return self.args[0] if self.args else ""
 
 
 # part -> (tarball, kind, split, {subset: approximate published count}).
@@ -219,6 +223,8 @@ def safe_extract(tar_path, out_dir):
                     raise DownloadError(f"Refusing to unpack {tar_path}: {problem}.")
             kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(root, members=members, **kwargs)
+    except DownloadError:  # an OSError too: not to be wrapped as a damaged file
+        raise
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DownloadError(
             f"Cannot unpack {tar_path} ({e}). The file is damaged or incomplete: delete it and rerun."
@@ -355,10 +361,12 @@ def _move_subsets(found, target):
         shutil.move(src, dst)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
+def build_parser():
+    parser = scripts.ArgumentParser(
         prog="python -m lpips_tf.data.download",
-        description="Download, unpack and verify the official BAPPS dataset (6.6 GB in all).",
+        description="Download, unpack and verify the official BAPPS dataset (6.6 GB in all).\n\n"
+                    "Exit codes: 0 done, 2 bad usage or bad input, including a download that "
+                    "fails (one line on stderr saying what to fetch by hand and where to put it).",
     )
     parser.add_argument("--out", required=True, help="dataset root (gets 2afc/ and jnd/)")
     parser.add_argument("--which", default="2afc_train,2afc_val,jnd",
@@ -366,14 +374,14 @@ def main(argv=None):
     parser.add_argument("--base_url", default=BASE_URL, help="where the tarballs are served")
     parser.add_argument("--keep_archive", action="store_true", help="keep the .tar.gz files")
     parser.add_argument("--force", action="store_true", help="redo verified parts")
-    args = parser.parse_args(argv)
-    try:
-        download(args.out, args.which, args.base_url, args.keep_archive, force=args.force)
-    except (DownloadError, bapps.DataError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return parser
 
+
+def _run(args):
+    download(args.out, args.which, args.base_url, args.keep_archive, force=args.force)
+
+
+main = scripts.Command(build_parser, _run)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    scripts.run_script(main)

@@ -19,6 +19,8 @@ import collections
 import dataclasses
 import json
 import os
+import sys
+import textwrap
 import time
 
 import numpy as np
@@ -29,11 +31,12 @@ from lpips_tf.core.model import LPIPS
 from lpips_tf.evaluation import scoring
 from lpips_tf.uses import bootstrap
 from lpips_tf.data import bapps
+from lpips_tf.data.synthetic import BANNER, is_synthetic
+from lpips_tf.utils.progress import ProgressBar
 
 __all__ = [
     "BASELINES",
     "Distance",
-    "SYNTHETIC_WARNING",
     "evaluate",
     "format_markdown",
     "plot_comparison",
@@ -42,7 +45,6 @@ __all__ = [
     "write_outputs",
 ]
 
-SYNTHETIC_WARNING = "SYNTHETIC DATA: judgments are simulated observers, NOT human judgments"
 
 
 def _l2(x0, x1):
@@ -279,30 +281,6 @@ def _key(subset):
 # Evaluation.
 
 
-def _progress(target, name, enabled):
-    """A per-batch progress bar on a terminal; one line per subset when stdout is a file or a pipe
-    (a bar's carriage returns would fill a log with one line per update)."""
-    if not enabled:
-        return lambda step: None
-    import sys
-
-    isatty = getattr(sys.stdout, "isatty", None)
-    if not (isatty and isatty()):
-        start = time.perf_counter()
-
-        def line(step):
-            if step == target:
-                print(f"{name}: {target} batches in {time.perf_counter() - start:.1f} s",
-                      flush=True)
-
-        return line
-    import keras
-
-    print(name)
-    bar = keras.utils.Progbar(target, unit_name="batch")
-    return bar.update
-
-
 def _named_errors(dataset, index):
     """Iterates `dataset`; a decode error inside tf.data is re-raised naming the bad file."""
     import tensorflow as tf
@@ -319,18 +297,21 @@ def _named_errors(dataset, index):
         yield item
 
 
-def _collect(dataset, steps, variants, pairs, name, progress):
-    """Runs every variant on every batch; returns ({variant: {pair: d}}, labels)."""
+def _collect(dataset, variants, pairs, bar):
+    """Runs every variant on every batch; returns ({variant: {pair: d}}, labels). `bar`: a
+    `ProgressBar` over the items, or None."""
     dists = {v: {p: [] for p in pairs} for v in variants}
     labels = []
-    update = _progress(steps, name, progress)
-    for step, (images, label_batch) in enumerate(dataset, start=1):
+    for images, label_batch in dataset:
         images = {k: v.numpy() for k, v in images.items()}
         for v, fn in variants.items():
             for p, (a, b) in pairs.items():
                 dists[v][p].append(np.asarray(fn(images[a], images[b]), np.float64).reshape(-1))
         labels.append(label_batch.numpy().reshape(-1))
-        update(step)
+        if bar:
+            bar.add(len(labels[-1]))
+    if bar:
+        bar.close()
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)
     return {v: {p: cat(d) for p, d in ds.items()} for v, ds in dists.items()}, cat(labels)
 
@@ -342,7 +323,8 @@ def _exact_labels(labels, index_labels):
     return index_labels
 
 
-# What each kind of subset compares, and what its items are called in the progress lines.
+# What each kind of subset compares, and what its items are called in the progress lines (a bar
+# on a terminal, a line every 10 s and one at the end in a log; on stdout, with the results).
 _PAIRS = {"2afc": {"d0": ("ref", "p0"), "d1": ("ref", "p1")}, "jnd": {"d": ("p0", "p1")}}
 _ITEMS = {"2afc": "triplets", "jnd": "pairs"}
 
@@ -354,9 +336,9 @@ def _collected_subsets(data_dir, kind, subsets, variants, load_size, batch_size,
     for subset, index, ds in bapps.subset_datasets(data_dir, kind, subsets, load_size,
                                                    batch_size):
         key = _key(subset)
-        steps = -(-len(index) // batch_size)
-        dists, labels = _collect(_named_errors(ds, index), steps, variants, _PAIRS[kind],
-                                 f"{kind} {subset} ({len(index)} {_ITEMS[kind]})", progress)
+        bar = (ProgressBar(len(index), _ITEMS[kind], stream=sys.stdout, label=f"{kind} {subset}")
+               if progress else None)
+        dists, labels = _collect(_named_errors(ds, index), variants, _PAIRS[kind], bar)
         labels = _exact_labels(labels, index.judge if kind == "2afc" else index.same)
         counts[kind][key] = len(index)
         yield key, dists, labels
@@ -417,7 +399,8 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
       sets: see `resolve_sets`.
       load_size, batch_size: as in `lpips_tf.data.twoafc_dataset`.
       n_boot, confidence, seed: bootstrap of the confidence intervals (`alpha` is deprecated).
-      progress: a progress bar per subset.
+      progress: progress per subset on stdout (a bar on a terminal, a line every 10 s in a
+        log).
 
     Returns:
       The results dict (schema in the module docstring), with extra
@@ -427,7 +410,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
     confidence = bootstrap.confidence_from_alpha(alpha, confidence, "evaluate")
     sets = resolve_sets(data_dir, sets)
     results = {v: _empty_scores() for v in variants}
-    synthetic = os.path.isfile(os.path.join(data_dir, "synthetic.json"))
+    synthetic = is_synthetic(data_dir)
     human = {**_empty_scores(),
              "observers": "simulated (synthetic data)" if synthetic else "human"}
     details = {"2afc": {}, "jnd": {}}
@@ -447,7 +430,7 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
     results["_info"] = {
         "data_dir": os.path.abspath(data_dir),
         "synthetic": synthetic,
-        "warning": SYNTHETIC_WARNING if synthetic else None,
+        "warning": BANNER if synthetic else None,
         "counts": counts,
         "trunk_weights": {v: fn.trunk_weights for v, fn in variants.items()
                           if isinstance(fn, Distance) and fn.trunk_weights},
@@ -487,7 +470,7 @@ def format_markdown(results):
     ]
     lines = []
     if info.get("synthetic"):
-        lines += [f"**{SYNTHETIC_WARNING}.**", ""]
+        lines += [f"**{BANNER}.**", ""]
     conf = int(round(100 * info.get("confidence", 0.95)))
     lines += [
         f"Scores x100 with {conf}% bootstrap confidence intervals"
@@ -518,8 +501,46 @@ def format_markdown(results):
     return "\n".join(lines) + "\n"
 
 
+def _plotted_keys(results, variants, kind):
+    """The subsets a panel shows: the 2AFC "mean" only when it averages several subsets."""
+    keys = list(results[variants[0]][kind])
+    if kind == "2afc" and len(keys) == 2 and "mean" in keys:
+        keys.remove("mean")
+    return keys
+
+
+def _bars(ax, results, variants, kind, keys):
+    """One group of bars per subset, one bar per variant, with its interval and its value."""
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / max(1, len(variants))
+    colors = plt.get_cmap("tab10").colors
+    x = np.arange(len(keys))
+    for i, v in enumerate(variants):
+        values = np.array([results[v][kind][k] for k in keys]) * 100
+        cis = np.array([results[v]["ci"][kind][k] for k in keys]) * 100
+        bars = ax.bar(x + (i - (len(variants) - 1) / 2) * width, values, width,
+                      yerr=np.abs(cis.T - values[None]), capsize=2, label=v,
+                      color=colors[i % len(colors)])
+        if len(variants) * len(keys) <= 40:  # the numbers, where they fit, clear of the bars
+            ax.bar_label(bars, fmt="%.1f", fontsize=7, label_type="center", rotation=90,
+                         color="white")
+    human_entry = results.get("human", {})
+    human = human_entry.get(kind, {})
+    ceiling = ("human ceiling" if human_entry.get("observers", "human") == "human"
+               else "simulated-observer ceiling")
+    for j, k in enumerate(keys):
+        if k in human:
+            ax.hlines(100 * human[k], j - 0.45, j + 0.45, colors="k", linestyles="--",
+                      label=ceiling if j == 0 else None)
+    ax.set_xticks(x, keys, rotation=20)
+
+
 def plot_comparison(results, path):
-    """Bar chart of 2AFC and JND scores per subset, with CI error bars, as a PNG."""
+    """Bar chart of 2AFC and JND scores per subset, with CI error bars, as a PNG.
+
+    The axes start at 0, so that bar heights compare honestly; each bar carries its value.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -527,46 +548,31 @@ def plot_comparison(results, path):
 
     variants = _variants(results)
     kinds = [k for k in ("2afc", "jnd") if variants and results[variants[0]][k]]
+    keys = {kind: _plotted_keys(results, variants, kind) for kind in kinds}
     fig, axes = plt.subplots(
-        1, len(kinds), figsize=(max(7, 1.6 * sum(len(results[variants[0]][k]) for k in kinds) + 4), 4.5),
-        squeeze=False, gridspec_kw={"width_ratios": [len(results[variants[0]][k]) for k in kinds]},
-    )
-    width = 0.8 / max(1, len(variants))
-    colors = plt.get_cmap("tab10").colors
+        1, len(kinds), figsize=(max(7, 1.6 * sum(len(k) for k in keys.values()) + 4), 5),
+        squeeze=False, gridspec_kw={"width_ratios": [len(keys[kind]) for kind in kinds]})
     for ax, kind in zip(axes[0], kinds):
-        keys = list(results[variants[0]][kind])
-        x = np.arange(len(keys))
-        for i, v in enumerate(variants):
-            values = np.array([results[v][kind][k] for k in keys]) * 100
-            cis = np.array([results[v]["ci"][kind][k] for k in keys]) * 100
-            err = np.abs(cis.T - values[None])
-            ax.bar(x + (i - (len(variants) - 1) / 2) * width, values, width, yerr=err,
-                   capsize=2, label=v, color=colors[i % len(colors)])
-        human_entry = results.get("human", {})
-        human = human_entry.get(kind, {})
-        ceiling = ("human ceiling" if human_entry.get("observers", "human") == "human"
-                   else "simulated-observer ceiling")
-        for j, k in enumerate(keys):
-            if k in human:
-                label = ceiling if j == 0 else None
-                ax.hlines(100 * human[k], j - 0.45, j + 0.45, colors="k", linestyles="--", label=label)
-        ax.set_xticks(x, keys, rotation=20)
+        _bars(ax, results, variants, kind, keys[kind])
         ax.set_ylabel("2AFC score x100" if kind == "2afc" else "JND mAP x100")
         ax.set_title("2AFC" if kind == "2afc" else "JND")
-        lows = [results[v]["ci"][kind][k][0] for v in variants for k in keys]
-        ax.set_ylim(max(0.0, 100 * min(lows) - 10), 100)
+        ax.set_ylim(0, 105)
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
+    info = results.get("_info", {})
+    conf = int(round(100 * info.get("confidence", 0.95)))
+    resamples = f", {info['n_boot']} resamples" if "n_boot" in info else ""
     # Below the panels: a legend at the side overlaps the last panel when names are long.
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(len(labels), 4),
-               frameon=False)
-    synthetic = results.get("_info", {}).get("synthetic")
-    notes = [SYNTHETIC_WARNING] * bool(synthetic) + [trunk_weights_note(results)]
+               frameon=False, title_fontsize=8,
+               title=f"Error bars: {conf}% bootstrap confidence intervals{resamples}")
+    synthetic = info.get("synthetic")
+    notes = [textwrap.fill(BANNER, 100)] * bool(synthetic) + [trunk_weights_note(results)]
     if any(notes):
         fig.suptitle("\n".join(n for n in notes if n), color="darkred" if synthetic else "black",
-                     fontsize=10)
+                     fontsize=9)
     rows = -(-len(labels) // 4)
-    fig.tight_layout(rect=(0, 0.05 + 0.05 * rows, 1, 1))
+    fig.tight_layout(rect=(0, 0.08 + 0.05 * rows, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

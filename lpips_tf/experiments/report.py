@@ -14,13 +14,12 @@ of the run's log and of the evaluation's plot too.
 import dataclasses
 import json
 import os
+import textwrap
 
 from lpips_tf.core.weights import describe_trunk_weights
+from lpips_tf.data.synthetic import BANNER
 from lpips_tf.evaluation import scoring
 from lpips_tf.experiments.claims import evaluate_claims
-
-SYNTHETIC_NOTE = ("SYNTHETIC DATA: judgments are simulated observers, NOT human judgments; "
-                  "these numbers say nothing about agreement with people")
 
 
 def _title(net):
@@ -152,7 +151,7 @@ def build_report(plan, run_dirs, results, synthetic):
     return {
         "title": plan.study.title + (" (SYNTHETIC DATA)" if synthetic else ""),
         "synthetic": synthetic,
-        "warning": SYNTHETIC_NOTE if synthetic else None,
+        "warning": BANNER if synthetic else None,
         "data_dir": os.path.abspath(plan.config.data_dir),
         "trunk_weights": {net: describe_trunk_weights(net, s) for net, s in plan.sources.items()},
         "random_trunks": random_nets,
@@ -184,14 +183,14 @@ def _cell(value, ci):
 
 def _marks(report, nets=None):
     """The title suffix every plot carries: synthetic data, random trunks (of `nets`, default
-    all), on a line of its own so that it is not cut off."""
+    all), on lines of their own so that it is not cut off."""
     marks = []
     if report["synthetic"]:
-        marks.append("SYNTHETIC DATA: simulated observers")
+        marks.append(BANNER)
     for net in report["random_trunks"]:
         if nets is None or net in nets:
             marks.append(describe_trunk_weights(net, None))
-    return f"\n({'; '.join(marks)})" if marks else ""
+    return "\n" + textwrap.fill(f"({'; '.join(marks)})", 72) if marks else ""
 
 
 def _table(report):
@@ -220,7 +219,7 @@ def _table(report):
 
 def _notes(report):
     """The lines above the table: data and trunk weights, what the scores are."""
-    lines = [f"**{SYNTHETIC_NOTE}.**", ""] if report["synthetic"] else []
+    lines = [f"**{BANNER}.**", ""] if report["synthetic"] else []
     lines += ["Trunk weights: " + "; ".join(f"{net}: {text}" for net, text in
                                              report["trunk_weights"].items()) + "." +
               "".join(f" **The {_title(n)} models use random {_title(n)} weights, not pretrained "
@@ -284,6 +283,28 @@ def _plot_best(report, report_dir, rows):
     return paths
 
 
+# Curves that coincide (the cos models' are flat, and a random trunk's may equal another's) stay
+# told apart: each model has its own hollow marker and line width, both larger the earlier it is
+# plotted, so that a later curve shows inside an earlier one; the distance sets the line style.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _plot_val_curves(ax, rows):
+    """Validation 2AFC per epoch (1-based, as history.csv counts) of every model, on `ax`."""
+    n = len(rows)
+    for k, (name, row) in enumerate(rows.items()):
+        history = row["history"]
+        ax.plot([h["epoch"] for h in history],
+                [100 * h.get("val_two_afc", float("nan")) for h in history],
+                linestyle="--" if row["distance"].startswith("cos") else "-",
+                linewidth=1 + 1.2 * (n - 1 - k),
+                marker=_MARKERS[k % len(_MARKERS)], markersize=11 - 1.2 * (k % len(_MARKERS)),
+                markerfacecolor="none", markeredgewidth=1.3, label=name)
+    if rows:
+        ax.legend(fontsize=8, title="dashed: cos, solid: lin;\nequal curves lie on each other",
+                  title_fontsize=8)
+
+
 def plot_report(report, report_dir):
     """The best model's accuracy and loss per epoch, and every trained model's validation 2AFC
     curve."""
@@ -295,19 +316,12 @@ def plot_report(report, report_dir):
     rows = {r["variant"]: r for r in report["models"] if r["history"]}
     paths = _plot_best(report, report_dir, rows) if report["best_model"] else {}
     fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=100)
-    for name, row in rows.items():
-        history = row["history"]
-        ax.plot([h["epoch"] + 1 for h in history],
-                [100 * h.get("val_two_afc", float("nan")) for h in history],
-                "--" if row["distance"].startswith("cos") else "-", marker="o", markersize=3,
-                label=name)
+    _plot_val_curves(ax, rows)
     ax.set_title(f"Validation 2AFC per epoch{_marks(report)}", fontsize=10)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation 2AFC score (%)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    if rows:
-        ax.legend(fontsize=8)
     fig.tight_layout()
     paths["val_curves"] = os.path.join(report_dir, "val_2afc_curves.png")
     fig.savefig(paths["val_curves"])

@@ -25,9 +25,10 @@ import time
 
 from lpips_tf.core import presets
 from lpips_tf.core.weights import (check_trunk_source, describe_trunk_weights,
-                                   parse_trunk_weights_per_net)
+                                   ensure_trunk_weights, parse_trunk_weights_per_net)
 from lpips_tf.data import bapps
-from lpips_tf.data.synthetic import is_synthetic
+from lpips_tf.data.synthetic import BANNER, is_synthetic
+from lpips_tf.training.config import DEFAULTS as TRAIN_DEFAULTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,26 +100,27 @@ class ExperimentConfig:
     "alex=PATH,vgg=random", `lpips_tf.core.weights.parse_trunk_weights_per_net`). `models` None:
     all the study's; else names among them, and presets to evaluate untrained next to them.
     `train_sets` / `val_sets` None: every 2AFC train / val subset present in `data_dir` (for
-    BAPPS, train.py's defaults). `eval_sets`: evaluate's --sets.
+    BAPPS, train.py's defaults). `eval_sets`: evaluate's --sets. The training settings default
+    to `TrainConfig`'s.
     """
 
     data_dir: str
     out_dir: object = None
     trunk_weights: object = None
     models: object = None
-    epochs: int = 5
-    epochs_decay: int = 5
-    lr: float = 1e-4
-    batch_size: int = 50
-    steps_per_epoch: object = None
-    seed: int = 0
-    load_size: int = 64
+    epochs: int = TRAIN_DEFAULTS["epochs"]
+    epochs_decay: int = TRAIN_DEFAULTS["epochs_decay"]
+    lr: float = TRAIN_DEFAULTS["lr"]
+    batch_size: int = TRAIN_DEFAULTS["batch_size"]
+    steps_per_epoch: object = TRAIN_DEFAULTS["steps_per_epoch"]
+    seed: int = TRAIN_DEFAULTS["seed"]
+    load_size: int = TRAIN_DEFAULTS["load_size"]
     train_sets: object = None
     val_sets: object = None
     eval_sets: str = "all"
     n_boot: int = 1000
-    save_judgment_model: bool = True
-    verbose: object = "auto"
+    save_judgment_model: bool = TRAIN_DEFAULTS["save_judgment_model"]
+    verbose: object = TRAIN_DEFAULTS["verbose"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,15 +164,20 @@ def _selected_models(study, names):
 
 def _trunk_sources(spec, models, all_models):
     """net -> trunk source for the nets of `all_models`, every one that a model of `models`
-    starts from checked now (a missing file, "keras" for a net without Keras weights), so that
-    nothing trains before a bad specification is refused."""
+    starts from checked and fetched now (a missing file, "keras" for a net without Keras weights,
+    an offline download), so that nothing trains before a bad specification is refused."""
     from lpips_tf.training.variants import get_variant
 
     nets = sorted({m.net for m in all_models})
     sources = parse_trunk_weights_per_net(spec, nets)
-    for m in models:
-        if m.preset is not None or get_variant(m.variant).pretrained:
-            check_trunk_source(m.net, sources[m.net], spec)
+    needed = sorted({m.net for m in models
+                     if m.preset is not None or get_variant(m.variant).pretrained})
+    # Every net's source is checked before any is fetched: a bad specification is refused
+    # with its own message, not with the download error of another net.
+    for net in needed:
+        check_trunk_source(net, sources[net], spec)
+    for net in needed:
+        ensure_trunk_weights(net, sources[net], spec)
     return sources
 
 
@@ -242,10 +249,8 @@ def run_state(train_config):
 
 def _log_plan(plan, states, synthetic, log):
     from lpips_tf.core.trunks import get_trunk_module
-    from lpips_tf.experiments.report import SYNTHETIC_NOTE
-
     if synthetic:
-        log(SYNTHETIC_NOTE + ".")
+        log(BANNER + ".")
     for net, source in plan.sources.items():
         log(f"{get_trunk_module(net).TITLE} trunk: {describe_trunk_weights(net, source)}.")
     steps = [f"{n} ({'done, skipped' if s == 'finished' else s})" for n, s in states.items()]

@@ -46,6 +46,7 @@ NonNeg constraint, the judgment network and the learning-rate schedule.
 import hashlib
 import json
 import os
+import sys
 
 import numpy as np
 import keras
@@ -54,6 +55,7 @@ import tensorflow as tf
 from lpips_tf.data.bapps import twoafc_dataset
 from lpips_tf.training.datasets import by_epoch, epoch_seed
 from lpips_tf.uses.judgment import CachedLin, assemble_2afc_model
+from lpips_tf.utils.progress import ProgressBar
 
 
 CACHE_FORMAT = 1
@@ -171,8 +173,9 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
       load_size: patch size the images are resized to (as in training).
       batch_size: triplets per trunk pass.
       cache_dir: folder for the `.npz` cache; None computes without caching.
-      verbose: 0 silent; 1 a progress bar while computing and a line saying where the
-        statistics came from (or went); 2 that line only.
+      verbose: 0 silent; 1 progress while computing (on stdout: a bar on a terminal, a line
+        every 10 s in a log) and a line saying where the statistics came from (or went); 2 that
+        line only.
       log: function taking one line of text (for the "from cache" / "cached in" lines).
 
     Returns:
@@ -194,15 +197,17 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
             return {**arrays, "cache_file": source, "from_cache": True}
     stats_fn = _triplet_stats_fn(model)
     dataset = twoafc_dataset(index, load_size=load_size, batch_size=batch_size)
-    steps = -(-len(index) // batch_size)
-    bar = keras.utils.Progbar(steps, unit_name="batch") if verbose == 1 else None
+    bar = (ProgressBar(len(index), "triplets", stream=sys.stdout, label="channel statistics")
+           if verbose == 1 else None)
     s0, s1 = [], []
-    for step, (images, _) in enumerate(dataset):
+    for images, _ in dataset:
         a, b = stats_fn(images["ref"], images["p0"], images["p1"])
         s0.append(a.numpy())
         s1.append(b.numpy())
         if bar:
-            bar.update(step + 1)
+            bar.add(len(s0[-1]))
+    if bar:
+        bar.close()
     result = {"s0": np.concatenate(s0), "s1": np.concatenate(s1),
               "judge": np.asarray(index.judge, np.float32)}
     if path:

@@ -103,7 +103,8 @@ def _triplet_statistics(config, distance, data, log):
     """The statistics of the training and validation triplets, and a record of where they came
     from for config.json."""
     cache_dir = config.stats_cache()
-    verbose = 1 if resolve_verbose(config.verbose) == 1 else 2
+    # Progress unless fit is silent: a bar on a terminal, a line every 10 s in a log.
+    verbose = 2 if resolve_verbose(config.verbose) == 0 else 1
     record = {"dir": os.path.abspath(cache_dir)}
     stats_start = time.time()
     arrays = {}

@@ -5,6 +5,8 @@ VGG16 of ST-LPIPS. Each module has the same interface:
 outputs, in order), `CHANNELS`, `MIN_INPUT_SIZE`, `LAYER_MAP` (Keras layer name -> state-dict
 prefix: torchvision's `features.N`, or for the ST trunks the authors' `net.sliceK.N`) and
 `build(name=...)` returning a multi-output Functional model over (N, H, W, 3) input of any size.
+The ST trunks also state each tap's stride, receptive field and offset in input pixels as
+`TAP_GEOMETRY` ({tap: `common.TapGeometry`}).
 """
 
 import numpy as np

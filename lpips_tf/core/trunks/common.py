@@ -1,9 +1,26 @@
-"""What the trunks share: strict loading of PyTorch-layout weights by layer name."""
+"""What the trunks share: strict loading of PyTorch-layout weights by layer name, and how a
+trunk states its per-tap geometry (`TapGeometry`)."""
+
+import collections
 
 import numpy as np
 
 from lpips_tf.core import pth
 from lpips_tf.core.layers import Downsample
+
+
+class TapGeometry(collections.namedtuple("TapGeometry", "stride receptive_field offset")):
+    """Where a tap's outputs sit in input pixels, the same for rows and columns: output `i`
+    depends on input rows `stride * i + offset` to `stride * i + offset + receptive_field - 1`
+    and on no others (rows below 0 or past the image are the trunk's padding)."""
+
+    __slots__ = ()
+
+    def input_rows(self, i):
+        """(first, last) input row output row `i` depends on, padding included."""
+        first = self.stride * i + self.offset
+        return first, first + self.receptive_field - 1
+
 
 # How far a file's blur filter may be from ours (float32 rounding of 1/16, 1/8, 1/4: none).
 FILTER_ATOL = 1e-7

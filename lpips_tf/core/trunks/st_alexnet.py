@@ -9,17 +9,9 @@ AlexNet made tolerant to small shifts:
 The authors trained this trunk from scratch on BAPPS together with its lin layers; both come from
 their one checkpoint (`alex_shift_tolerant.pth`, keys `net.slice*` and `lin*`).
 
-Per-tap geometry, in input pixels: output (i, j) of a tap sees input rows
-`stride * i + offset` to `stride * i + offset + receptive field - 1` (likewise columns); rows
-below 0 are padding (conv1's zeros, then reflections of the image).
-
-| tap   | channels | stride | receptive field | offset | 256 x 256 input |
-|-------|----------|--------|-----------------|--------|-----------------|
-| relu1 | 64       | 2      | 13              | -4     | 126 x 126       |
-| relu2 | 192      | 4      | 37              | -16    | 63 x 63         |
-| relu3 | 384      | 8      | 69              | -32    | 32 x 32         |
-| relu4 | 256      | 8      | 85              | -40    | 32 x 32         |
-| relu5 | 256      | 8      | 101             | -48    | 32 x 32         |
+Each tap's stride, receptive field and offset in input pixels are `TAP_GEOMETRY` (see
+`common.TapGeometry`); every pad of a blur-pool reflects the feature map, the convolutions pad
+with zeros.
 
 Sizes follow `n -> n - 6` (conv1), `n -> (n + 1) // 2 + 1` (blur-pool) and `n -> n - 2` (3x3
 max-pool at stride 1).
@@ -28,6 +20,7 @@ max-pool at stride 1).
 import keras
 
 from lpips_tf.core.layers import Downsample
+from lpips_tf.core.trunks.common import TapGeometry
 
 NAME = "st-alex"
 TITLE = "ST-AlexNet"  # how logs, reports and plots name it
@@ -37,6 +30,14 @@ CHANNELS = (64, 192, 384, 256, 256)
 # Every reflection pad (2 pixels) needs an input of at least 3: conv1 leaves H - 6, the first
 # blur-pool (H - 5) // 2 + 1, and two more 3x3 max-pools with blur-pools must leave >= 3 each.
 MIN_INPUT_SIZE = 21
+# Checked with an impulse through the trunk by tests/test_stlpips.py.
+TAP_GEOMETRY = {
+    "relu1": TapGeometry(2, 13, -4),
+    "relu2": TapGeometry(4, 37, -16),
+    "relu3": TapGeometry(8, 69, -32),
+    "relu4": TapGeometry(8, 85, -40),
+    "relu5": TapGeometry(8, 101, -48),
+}
 # Keras layer name -> the authors' state-dict prefix: convolutions carry `.weight` / `.bias`,
 # blur-pools the fixed filter `.filt`, checked against ours.
 LAYER_MAP = {

@@ -8,17 +8,9 @@ after block k are `block{k}_pool` and `block{k}_blur`. The authors trained this 
 on BAPPS together with its lin layers; both come from their one checkpoint
 (`vgg_shift_tolerant.pth`, keys `net.slice*` and `lin*`).
 
-Per-tap geometry, in input pixels: output (i, j) of a tap sees input rows
-`stride * i + offset` to `stride * i + offset + receptive field - 1` (likewise columns); rows
-below 0 are padding (zeros of the convolutions, reflections of the blur-pools).
-
-| tap          | channels | stride | receptive field | offset | 256 x 256 input |
-|--------------|----------|--------|-----------------|--------|-----------------|
-| block1_conv2 | 64       | 1      | 5               | -2     | 256 x 256       |
-| block2_conv2 | 128      | 2      | 16              | -8     | 129 x 129       |
-| block3_conv3 | 256      | 4      | 46              | -24    | 65 x 65         |
-| block4_conv3 | 512      | 8      | 106             | -56    | 33 x 33         |
-| block5_conv3 | 512      | 16     | 226             | -120   | 17 x 17         |
+Each tap's stride, receptive field and offset in input pixels are `TAP_GEOMETRY` (see
+`common.TapGeometry`); every pad of a blur-pool reflects the feature map, the convolutions pad
+with zeros.
 
 Between blocks the size goes `n -> n // 2 + 1` (2x2 max-pool at stride 1, then the blur-pool).
 """
@@ -26,6 +18,7 @@ Between blocks the size goes `n -> n // 2 + 1` (2x2 max-pool at stride 1, then t
 import keras
 
 from lpips_tf.core.layers import Downsample
+from lpips_tf.core.trunks.common import TapGeometry
 
 NAME = "st-vgg"
 TITLE = "ST-VGG16"  # how logs, reports and plots name it
@@ -34,6 +27,14 @@ CHANNELS = (64, 128, 256, 512, 512)
 # Every reflection pad (2 pixels) needs at least 3 pixels after its 2x2 max-pool, so block4
 # needs 4 pixels: 18 -> 10 -> 6 -> 4 -> 3.
 MIN_INPUT_SIZE = 18
+# Checked with an impulse through the trunk by tests/test_stlpips.py.
+TAP_GEOMETRY = {
+    "block1_conv2": TapGeometry(1, 5, -2),
+    "block2_conv2": TapGeometry(2, 16, -8),
+    "block3_conv3": TapGeometry(4, 46, -24),
+    "block4_conv3": TapGeometry(8, 106, -56),
+    "block5_conv3": TapGeometry(16, 226, -120),
+}
 # (convolutions, channels) per block.
 _BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 
