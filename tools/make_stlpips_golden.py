@@ -1,10 +1,11 @@
 """Golden ST-LPIPS values from the authors' PyTorch package, for the ST-LPIPS parity tests.
 
-Run from the repository root, in the PyTorch environment (never the TensorFlow one: torch and
-tensorflow must not share a process); about a minute on two CPU cores:
+Run from the repository root, in a PyTorch virtual environment of its own (never the TensorFlow
+one: torch and tensorflow must not share a process), with `lpips` 0.1.4 for the LPIPS shift
+numbers; about a minute on two CPU cores:
 
-    /work/torchenv/bin/pip install stlpips-pytorch==0.0.2 IPython torchsummary   # it imports both
-    /work/torchenv/bin/python tools/make_stlpips_golden.py
+    pip install torch lpips==0.1.4 stlpips-pytorch==0.0.2 IPython torchsummary  # it imports both
+    python tools/make_stlpips_golden.py
 
 Everything is computed by `stlpips_pytorch.stlpips.LPIPS(net=..., variant="shift_tolerant")`
 (stlpips-pytorch 0.0.2), never re-implemented here, with the weights its wheel ships and the class
