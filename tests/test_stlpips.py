@@ -5,7 +5,8 @@ loading of the authors' checkpoint and its download.
 Golden values were computed by `tools/make_stlpips_golden.py` in the torch environment and are
 committed in tests/golden/stlpips.json and stlpips_spatial.npz. Tolerances (float32): distances
 and per-tap terms within 1e-5, spatial maps within 1e-4. Cases with the authors' weights read
-them from their wheel (conftest `stlpips_checkpoint`) and skip without it.
+them from their wheel (conftest `stlpips_checkpoint`) and skip without it. Nothing here is
+TensorFlow's: `KERAS_BACKEND=jax python -m pytest tests/test_stlpips.py` runs it on JAX.
 """
 
 import functools
@@ -13,6 +14,7 @@ import hashlib
 import json
 import re
 
+import keras
 import numpy as np
 import pytest
 
@@ -23,6 +25,7 @@ from lpips_tf.core.trunks import common, get_trunk_module
 from lpips_tf.data.images import load_image
 from conftest import ROOT, real_trunk_path, shared_path
 
+to_numpy = keras.ops.convert_to_numpy  # also for torch tensors that require grad
 DISTANCE_ATOL = 1e-5
 SPATIAL_ATOL = 1e-4
 GOLDEN = json.loads((ROOT / "tests" / "golden" / "stlpips.json").read_text())
@@ -56,15 +59,15 @@ def test_matches_stlpips_pytorch(case, stlpips_checkpoint):
     checkpoint = stlpips_checkpoint(case["net"])
     x0, x1 = _image(case["image0"])[None], _image(case["image1"])[None]
     model = _model(case["net"], case["lpips"], False, checkpoint)
-    d = float(np.asarray(model([x0, x1]))[0])
+    d = float(to_numpy(model([x0, x1]))[0])
     assert abs(d - case["distance"]) <= DISTANCE_ATOL, (d, case["distance"])
     f0, f1 = model.batch_tap_features([x0, x1])
-    terms = [float(np.asarray(model.reduce_tap_map(model.tap_distance_map(k, a, b), x0))[0, 0])
+    terms = [float(to_numpy(model.reduce_tap_map(model.tap_distance_map(k, a, b), x0))[0, 0])
              for k, (a, b) in enumerate(zip(f0, f1))]
     np.testing.assert_allclose(terms, case["per_layer"], rtol=0, atol=DISTANCE_ATOL)
     spatial = _model(case["net"], case["lpips"], True, checkpoint)
     stride = case["spatial_stride"]
-    got = np.asarray(spatial([x0, x1]))[0, ::stride, ::stride, 0]
+    got = to_numpy(spatial([x0, x1]))[0, ::stride, ::stride, 0]
     np.testing.assert_allclose(got, SPATIAL[case["spatial_key"]], rtol=0, atol=SPATIAL_ATOL)
 
 
@@ -85,7 +88,7 @@ def test_a_one_pixel_shift_moves_stlpips_far_less_than_lpips(stlpips_checkpoint)
     got = {}
     for case in GOLDEN["shift"]:
         x0, x1 = _shifted(_image(case["image"]), case["axis"])
-        d = float(np.asarray(models[case["metric"]]([x0[None], x1[None]]))[0])
+        d = float(to_numpy(models[case["metric"]]([x0[None], x1[None]]))[0])
         assert abs(d - case["distance"]) <= DISTANCE_ATOL, (case, d)
         got[case["metric"], case["image"], case["axis"]] = d
     st = {k[1:]: v for k, v in got.items() if k[0] == "stlpips-alex"}
@@ -122,7 +125,7 @@ def test_downsample_is_reflect_pad_blur_subsample(filter_size, strides, padding,
     expected = np.array([[[np.einsum("nhwc,hw->nc", padded[:, i:i + filter_size,
                                                              j:j + filter_size], k)]
                           for j in cols] for i in rows])[:, :, 0].transpose(2, 0, 1, 3)
-    got = np.asarray(layer(x))
+    got = to_numpy(layer(x))
     assert got.shape == layer.compute_output_shape(x.shape) == expected.shape
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
     clone = lpips_layers.Downsample.from_config(layer.get_config())
@@ -156,7 +159,7 @@ def test_the_stated_tap_geometry_is_the_trunks(net):
     x = np.zeros((1, size, size, 3), np.float32)
     x[0, at, at] = 100.0
     for tap, out in zip(module.TAPS, trunk(x)):
-        seen = np.flatnonzero(np.asarray(out)[0].max(axis=(1, 2)) > 0)
+        seen = np.flatnonzero(to_numpy(out)[0].max(axis=(1, 2)) > 0)
         reach = [i for i in range(out.shape[1])
                  if table[tap].input_rows(i)[0] <= at <= table[tap].input_rows(i)[1]]
         assert seen.tolist() == reach, tap
@@ -168,7 +171,7 @@ def test_minimum_input_size(net, smallest, rng):
     model = lpips_tf.LPIPS(net=net, trunk_weights=None, lin_weights=None)
     assert model.min_input_size == smallest
     x = rng.uniform(-1, 1, (1, smallest, smallest + 3, 3)).astype(np.float32)
-    assert np.isfinite(np.asarray(model([x, x[:, ::-1]]))).all()
+    assert np.isfinite(to_numpy(model([x, x[:, ::-1]]))).all()
     small = x[:, :smallest - 1]
     with pytest.raises(ValueError, match=f"too small for the {net} trunk: height "
                                          f"{smallest - 1} < {smallest}"):

@@ -46,11 +46,12 @@ def case_differences(case, models):
     x0, x1 = image(case["image0"])[None], image(case["image1"])[None]
     d = float(np.asarray(plain([x0, x1]))[0])
     f0, f1 = plain.batch_tap_features([x0, x1])
-    terms = [float(np.asarray(plain.reduce_tap_map(plain.tap_distance_map(k, a, b), x0))[0, 0])
-             for k, (a, b) in enumerate(zip(f0, f1))]
+    maps = [plain.tap_distance_map(k, a, b) for k, (a, b) in enumerate(zip(f0, f1))]
+    terms = [float(keras.ops.convert_to_numpy(plain.reduce_tap_map(m, x0))[0, 0]) for m in maps]
     stride = case["spatial_stride"]
     got = np.asarray(spatial([x0, x1]))[0, ::stride, ::stride, 0]
-    want = np.load(os.path.join(ROOT, "tests", "golden", "stlpips_spatial.npz"))[case["spatial_key"]]
+    spatial_golden = np.load(os.path.join(ROOT, "tests", "golden", "stlpips_spatial.npz"))
+    want = spatial_golden[case["spatial_key"]]
     return (abs(d - case["distance"]), float(np.max(np.abs(np.subtract(terms, case["per_layer"])))),
             float(np.max(np.abs(got - want))))
 
@@ -74,9 +75,9 @@ def shift_table(shifts, weights_dir):
             a, b = (x[:, :-1], x[:, 1:]) if case["axis"] == "horizontal" else (x[:-1], x[1:])
             ours.append(float(np.asarray(model([a[None], b[None]]))[0]))
             theirs.append(case["distance"])
+        worst = np.max(np.abs(np.subtract(ours, theirs)))
         print(f"  {metric:14s} mean {np.mean(ours):.4f} (PyTorch {np.mean(theirs):.4f})  max "
-              f"{np.max(ours):.4f}  largest |difference| {np.max(np.abs(np.subtract(ours, theirs))):.1e}"
-              f"  ({len(ours)} shifts)")
+              f"{np.max(ours):.4f}  largest |difference| {worst:.1e}  ({len(ours)} shifts)")
 
 
 def main(argv=None):
