@@ -353,7 +353,10 @@ def application_trunk(name):
 
 
 def model_trunk(model):
-    """The `OpenTrunk` of a functional `keras.Model` instance: its own layers and weights."""
+    """The `OpenTrunk` of a functional `keras.Model` instance (or a built `keras.Sequential`):
+    its own layers and weights."""
+    if isinstance(model, keras.Sequential) and getattr(model, "inputs", None):
+        model = keras.Model(model.inputs, model.outputs, name=model.name)
     check_functional(model)
 
     def build_full(trunk_weights):
