@@ -190,6 +190,19 @@ def test_clear_errors():
         lpips_tf.LPIPS(net="ResNet5O")
 
 
+def test_offline_imagenet_download_says_what_to_do(monkeypatch, tmp_path):
+    from keras.src.utils import file_utils
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example.invalid/x.h5: None -- offline")
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    with pytest.raises(lpips_tf.core.weights.WeightsDownloadError,
+                       match=r"ImageNet weights for MobileNetV3Small .*trunk_weights=None"):
+        lpips_tf.LPIPS(net="MobileNetV3Small", trunk_weights="imagenet", lpips=False)
+
+
 def test_keras_round_trip_name_and_instance(tmp_path, mobilenet_v2_instance):
     x0, x1 = _images(seed=2)
     named = lpips_tf.LPIPS(net="MobileNetV3Small", trunk_weights=None, lin_weights=None,

@@ -223,7 +223,10 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         smallest input size are read from the cut model."""
         from lpips_tf.core.trunks import applications
 
-        with _global_dtype_policy(self.dtype_policy):
+        downloads = trunk_module.application and trunk_weights in ("imagenet", "torchvision")
+        with _global_dtype_policy(self.dtype_policy), (
+                lpips_weights.keras_download_errors(trunk_module.NAME) if downloads
+                else contextlib.nullcontext()):
             full = trunk_module.build_full(trunk_weights)
         trunk = applications.cut_at(full, self.taps)
         self.channels = tuple(int(o.shape[-1]) for o in trunk.outputs)

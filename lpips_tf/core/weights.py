@@ -10,6 +10,7 @@ Every command reads its --trunk_weights through `parse_trunk_weights` (one trunk
 trunk's weights with `describe_trunk_weights`.
 """
 
+import contextlib
 import hashlib
 import math
 import os
@@ -135,6 +136,21 @@ def keras_vgg16_weights():
             f"{KERAS_VGG16_URL} ({reason}). Download that file by hand and put it at {target}, "
             f"or use trunk_weights='torchvision' or a .pth path."
         ) from None
+
+
+@contextlib.contextmanager
+def keras_download_errors(name):
+    """Turns a failed download inside a keras.applications constructor (a raw `URL fetch
+    failure` traceback offline) into a `WeightsDownloadError` saying what to do instead."""
+    try:
+        yield
+    except Exception as error:  # Keras wraps URL, HTTP and OS errors in plain Exceptions
+        if "fetch failure" not in str(error) and not isinstance(error, OSError):
+            raise
+        raise WeightsDownloadError(
+            f"Could not download Keras' ImageNet weights for {name} ({str(error).splitlines()[0]}"
+            f"). Download them by hand into $KERAS_HOME/models/ (~/.keras/models/), or use "
+            f"trunk_weights=None (random) or a .weights.h5 path.") from None
 
 
 def load_npz(path, expected=None, allowed_extra_prefixes=(), max_bytes=pth.MAX_BYTES):

@@ -323,20 +323,6 @@ def _build_application(name, weights=None):
         return function(include_top=False, weights=weights, input_shape=(None, None, 3))
 
 
-def _build_imagenet(name):
-    from lpips_tf.core.weights import WeightsDownloadError
-
-    try:
-        return _build_application(name, "imagenet")
-    except Exception as error:  # Keras wraps URL, HTTP and OS errors in plain Exceptions
-        if "fetch failure" not in str(error) and not isinstance(error, OSError):
-            raise
-        raise WeightsDownloadError(
-            f"Could not download Keras' ImageNet weights for {name} ({str(error).splitlines()[0]}"
-            f"). Download them by hand into $KERAS_HOME/models/ (~/.keras/models/), or use "
-            f"trunk_weights=None (random) or a .weights.h5 path.") from None
-
-
 @functools.lru_cache(maxsize=None)
 def application_trunk(name):
     """The `OpenTrunk` of a `keras.applications` function name ("ResNet50")."""
@@ -345,7 +331,7 @@ def application_trunk(name):
         if trunk_weights is None:
             return _build_application(name)
         if trunk_weights in ("imagenet", "torchvision"):
-            return _build_imagenet(name)
+            return _build_application(name, "imagenet")  # Keras downloads them
         return _load_weights_file(_build_application(name), trunk_weights, name)
 
     return OpenTrunk(name, name, lambda: _build_application(name), detect_input_scaling(name),
