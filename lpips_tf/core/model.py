@@ -335,6 +335,17 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         f0, f1, _ = self.to_model_range(x0, x1, check_values=check_values)
         return f0, f1
 
+    def __call__(self, inputs, training=None, **kwargs):
+        try:
+            shape0 = _static_shape(lpips_inputs.split_pair(inputs)[0])
+        except ValueError:
+            shape0 = None  # The call itself raises the clear error.
+        empty = lpips_inputs.empty_batch_shape(shape0, self.spatial)
+        if empty is not None:
+            self.check_input_pair(inputs)
+            return ops.zeros(empty, dtype=self.input_dtype)
+        return super().__call__(inputs, training=training, **kwargs)
+
     def call(self, inputs, training=None):
         x0, x1 = self.prepare_inputs(inputs)
         return self.distance_from_prepared(x0, x1, training=training)

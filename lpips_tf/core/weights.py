@@ -66,6 +66,22 @@ def cache_dir():
     return os.path.join(keras_home, CACHE_SUBDIR)
 
 
+def make_cache_folder(folder, what):
+    """Creates the download cache `folder` for `what`; an OSError (an unwritable or missing home,
+    say) becomes one `WeightsDownloadError` saying what was being created and how to move it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        home = os.environ.get("KERAS_HOME")
+        where = f"KERAS_HOME={home}" if home else "~/.keras, KERAS_HOME unset"
+        raise WeightsDownloadError(
+            f"cannot create {folder}, the cache folder for {what} ({where}): "
+            f"{error.strerror or error}; set KERAS_HOME to a writable folder (the cache goes "
+            f"in $KERAS_HOME/{CACHE_SUBDIR} and $KERAS_HOME/models), or pass a local file "
+            f"with --trunk_weights PATH.") from None
+    return folder
+
+
 def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=None):
     """Returns the local path of torchvision's checkpoint for `net`, downloading it if needed.
 
@@ -93,7 +109,7 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
     target = os.path.join(cache_dir(), file_name)
     if not os.path.exists(target):
         # get_file falls back to /tmp when the cache folder does not exist yet.
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        make_cache_folder(os.path.dirname(target), f"the {net} trunk weights")
         try:
             target = keras.utils.get_file(
                 file_name, url, cache_dir=os.path.dirname(cache_dir()), cache_subdir=CACHE_SUBDIR
@@ -126,6 +142,7 @@ def keras_vgg16_weights():
     target = os.path.join(keras_home, "models", KERAS_VGG16_FILE)
     if os.path.isfile(target):
         return target
+    make_cache_folder(os.path.dirname(target), "Keras' ImageNet VGG16 weights")
     try:
         return keras.utils.get_file(KERAS_VGG16_FILE, KERAS_VGG16_URL, cache_subdir="models",
                                     file_hash=KERAS_VGG16_HASH, cache_dir=keras_home)
