@@ -45,9 +45,6 @@ def test_cache_key_follows_trunk_weights_and_architecture(tmp_path):
     key = lambda m: cached_stats.fingerprint(m, _index(), 64)
     assert key(a) == key(b)  # same trunk and weights: the cache is shared
     assert key(a) != key(c)  # other weights
-    # the same layers and weights passed as an instance compute the same statistics
-    instance = lpips_tf.LPIPS(net=app, input_scaling="raw", lin_weights=None, taps=(0, 1))
-    assert key(instance) == key(build(trunk_weights=path, taps=2))
 
 
 def _tiny(activation):
