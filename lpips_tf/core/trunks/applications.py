@@ -38,7 +38,8 @@ _ACTIVATION_LAYERS = ("Activation", "ReLU", "ELU", "LeakyReLU", "PReLU")
 # Layers that merge branches (a residual sum, an Inception or DenseNet concatenation) end a
 # block as an activation does.
 _MERGE_LAYERS = ("Add", "Concatenate")
-# Families whose applications build no convolutional trunk for arbitrary sizes.
+# Families whose applications build no convolutional trunk for arbitrary sizes: NASNet's cells
+# add maps whose sizes agree only at the input sizes it was designed for.
 _FIXED_SIZE = ("NASNetLarge", "NASNetMobile")
 
 
