@@ -12,6 +12,8 @@ Variants (--variants, comma-separated):
   alex, vgg, squeeze       official LPIPS v0.1 (authors' lin weights)
   alex-cos, vgg-cos, ...   the plain deep-feature distance (no lin layers)
   alex-v0.0, ...           version 0.0
+  stlpips-alex, stlpips-vgg ST-LPIPS, shift-tolerant (the authors' trunk and lin weights);
+                           stlpips-alex-cos, stlpips-vgg-cos without lin layers
   alex:taps=4, vgg-cos:taps=2, alex:taps=conv1+conv3
                            only these trunk taps (official lin weights reduced to them)
   <out_dir>/<variant>      a folder written by train.py (model.keras or saved_model/)

@@ -55,7 +55,8 @@ class _DeprecatedCos(argparse.Action):
 def _add_model_flags(parser):
     parser.add_argument("--net", default="alex",
                         help="preset (LPIPS.presets): alex (default, the official default), vgg, "
-                             "squeeze, alex-cos, vgg-v0.0, ..., optionally with :taps=K")
+                             "squeeze, alex-cos, vgg-v0.0, stlpips-alex, stlpips-vgg (ST-LPIPS), "
+                             "..., optionally with :taps=K")
     parser.add_argument("--version", default=None, choices=["0.1", "0.0"],
                         help="LPIPS version (default: the preset's, 0.1 for alex, vgg, squeeze)")
     parser.add_argument("--cos", action="store_true", default=False,
@@ -63,8 +64,9 @@ def _add_model_flags(parser):
                              "features, without the learned lin layers")
     parser.add_argument("--baseline", action=_DeprecatedCos, nargs=0, help=argparse.SUPPRESS)
     parser.add_argument("--trunk_weights", default="torchvision",
-                        help="'torchvision' (download once), 'keras' (vgg only), 'random', or a "
-                             "path to a torchvision-format .pth state dict")
+                        help="'torchvision' (download once; for stlpips-* the ST-LPIPS authors' "
+                             "checkpoint), 'keras' (vgg only), 'random', or a path to a "
+                             "torchvision-format .pth state dict (stlpips-*: the authors' .pth)")
     parser.add_argument("--lin_weights", default=None,
                         help="a path to lin weights (.npz or official .pth) instead of the "
                              "preset's (the official ones)")

@@ -76,15 +76,17 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
     `lpips_tf.uses.pairwise` and the cached training statistics share them.
 
     Args:
-      net: trunk, "alex", "vgg" or "squeeze"; or the name of a `keras.applications` model
-        function ("ResNet50", "MobileNetV3Small", ...) or a functional `keras.Model` instance,
-        whose layers are used as they are (see `lpips_tf.core.trunks.applications`). Such a
-        trunk has no official lin layers: pass `lin_weights=None` (to train) or a file, or
-        `lpips=False`.
+      net: trunk, "alex", "vgg" or "squeeze"; or "st-alex" / "st-vgg", the shift-tolerant
+        trunks of ST-LPIPS (Ghildyal and Liu, ECCV 2022; presets "stlpips-alex", "stlpips-vgg");
+        or the name of a `keras.applications` model function ("ResNet50", "MobileNetV3Small",
+        ...) or a functional `keras.Model` instance, whose layers are used as they are (see
+        `lpips_tf.core.trunks.applications`). Such a trunk has no official lin layers: pass
+        `lin_weights=None` (to train) or a file, or `lpips=False`.
       version: "0.1" (current) or "0.0" (the first release, which fed unscaled input to the trunk).
       lpips: True for learned lin layers; False for the plain deep-feature ("cosine") distance.
       spatial: return a per-pixel map instead of one number per pair.
-      trunk_weights: "torchvision" (torchvision's ImageNet checkpoint, downloaded once and cached),
+      trunk_weights: "torchvision" (torchvision's ImageNet checkpoint, downloaded once and cached;
+        for the ST trunks the ST-LPIPS authors' checkpoint, likewise),
         "keras" (VGG only: Keras Applications' ImageNet weights, with the BGR 0..255 preprocessing
         they expect), None (random initialisation), or a path to a torchvision-format state dict.
         For a `keras.applications` trunk: "imagenet" (Keras' own download; the default stands
@@ -92,7 +94,8 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         None (its weights as they are) or a `.weights.h5` file loaded into it.
       lin_weights: "official" (the authors' calibrated lin layers for `version`), None (fresh
         non-negative lin layers, to train), or a path (.npz written by this package or the official
-        .pth). Ignored when `lpips=False`.
+        .pth; for the ST trunks also the authors' whole checkpoint, the same file as the trunk's).
+        Ignored when `lpips=False`.
       normalize: inputs are in [0, 1] rather than [-1, 1].
       dropout_rate: dropout before each lin layer, active only in training (0.5 in the paper).
       trunk_trainable: let the trunk's weights train (the paper's "tune" and "scratch").
@@ -246,12 +249,12 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
             return lpips_weights.load_lin_weights(source, self.channels)
         all_taps = tuple(trunk_module.CHANNELS)
         if len(tap_indices) == len(all_taps):
-            return lpips_weights.load_lin_weights(source, all_taps)
+            return lpips_weights.load_lin_weights(source, all_taps, net=self.net)
         try:
-            vectors = lpips_weights.load_lin_weights(source, all_taps)
+            vectors = lpips_weights.load_lin_weights(source, all_taps, net=self.net)
         except (ValueError, KeyError) as error_all:
             try:
-                return lpips_weights.load_lin_weights(source, self.channels)
+                return lpips_weights.load_lin_weights(source, self.channels, net=self.net)
             except (ValueError, KeyError):
                 raise error_all from None
         return [vectors[i] for i in tap_indices]
