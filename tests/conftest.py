@@ -1,7 +1,10 @@
-"""Shared fixtures: paths to ../shared, trunk weight files, small random images."""
+"""Shared fixtures: paths to ../shared, trunk weight files, small random images; and tests whose
+subprocess runs in the background while the others run."""
 
 import os
 import pathlib
+import subprocess
+import tempfile
 
 import numpy as np
 import pytest
@@ -87,3 +90,70 @@ def run_train_main(*args):
         return train_script.main(["train.py"])
     finally:
         flags.FLAGS.unparse_flags()
+
+
+# ------------------------------------------------------------------------------------------------
+# Background runs. A test marked `@pytest.mark.background(argv=[...], env={...})` has its
+# subprocess started as soon as collection ends, and runs last: the subprocess (the JAX rerun,
+# a separate Python process) works on the second CPU core while the other tests run, and the test
+# then waits for it and checks its output. Deselected tests start nothing.
+
+BACKGROUND_RUN = pytest.StashKey["BackgroundRun"]()
+_STARTED = []
+
+
+class BackgroundRun:
+    """A subprocess whose stdout and stderr (together) go to an anonymous temporary file."""
+
+    def __init__(self, argv, env=None, cwd=None):
+        self._output = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self._output,
+                                        stderr=subprocess.STDOUT, text=True)
+        _STARTED.append(self)
+
+    def result(self, timeout):
+        """(return code, output) once the process has ended (killed after `timeout` s)."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+        self._output.seek(0)
+        return self.process.returncode, self._output.read()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "background(argv, env, cwd): the test's subprocess starts "
+                                       "when collection ends; the test runs last and waits for it")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Stable: the background tests keep their order among themselves, after everything else.
+    items.sort(key=lambda item: item.get_closest_marker("background") is not None)
+
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        mark = item.get_closest_marker("background")
+        if mark is not None:
+            item.stash[BACKGROUND_RUN] = BackgroundRun(**mark.kwargs)
+
+
+def pytest_sessionfinish(session):
+    for run in _STARTED:  # an interrupted session (-x, Ctrl-C) leaves none running
+        run.stop()
+
+
+@pytest.fixture
+def background_run(request):
+    """The `BackgroundRun` of this test (started now if collection did not start it)."""
+    run = request.node.stash.get(BACKGROUND_RUN, None)
+    if run is None:
+        run = BackgroundRun(**request.node.get_closest_marker("background").kwargs)
+    return run
