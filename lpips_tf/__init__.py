@@ -14,7 +14,8 @@ The package, by role (each subpackage's docstring lists its modules):
   training/     training on 2AFC judgments with `compile` / `fit` (TensorFlow)
   evaluation/   2AFC / JND scores of metrics and baselines on BAPPS-layout data
   experiments/  studies (the seed brief's comparison) over training and evaluation
-  cli/          `python -m lpips_tf` and what the scripts share
+  cli/          `python -m lpips_tf`, the scripts' parsers and exit codes
+  utils/        a progress bar (command line, statistics pass, evaluation)
   testing/      seeded random trunk weights for tests and benchmarks
 
 `import lpips_tf` loads the metric core and the few serializable classes that saved `.keras`
@@ -32,6 +33,11 @@ import sys as _sys
 if _sys.argv and (_sys.argv[0] == "-m" or _os.path.basename(_sys.argv[0]) == "lpips-tf"):
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# The start-up lines TensorFlow prints whatever TF_CPP_MIN_LOG_LEVEL says: see lpips_tf/_startup.py.
+from lpips_tf._startup import import_backend_quietly as _import_backend_quietly  # noqa: E402
+
+_import_backend_quietly()
+
 from lpips_tf._lazy import lazy_attributes as _lazy_attributes  # noqa: E402
 from lpips_tf.core.model import LPIPS  # noqa: E402
 from lpips_tf.uses.losses import LPIPSLoss  # noqa: E402
@@ -48,6 +54,7 @@ _LAZY = {
     "compiled_distance_fn": "lpips_tf.core.compiled",
     "pairwise": "lpips_tf.uses.pairwise",
     "diversity": "lpips_tf.uses.pairwise",
+    "bootstrap_interval": "lpips_tf.uses.bootstrap",
     "export_saved_model": "lpips_tf.uses.export",
     "load_image": "lpips_tf.data.images",
 }
@@ -56,5 +63,5 @@ _LAZY.update(dict.fromkeys(
 __getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)
 
 
-__all__ = ["LPIPS", "LPIPSLoss", "LPIPSMetric", "compiled_distance_fn", "diversity",
-           "export_saved_model", "load_image", "pairwise", "__version__"]
+__all__ = ["LPIPS", "LPIPSLoss", "LPIPSMetric", "bootstrap_interval", "compiled_distance_fn",
+           "diversity", "export_saved_model", "load_image", "pairwise", "__version__"]

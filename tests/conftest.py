@@ -80,16 +80,10 @@ def random_images(rng, shape):
 
 
 def run_train_main(*args):
-    """Runs train.py's absl `main` in-process with these flags; returns its exit code."""
+    """Runs train.py's `main` in-process with these flags; returns its exit code."""
     import train as train_script
-    from absl import flags
 
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["train.py", *args])
-    try:
-        return train_script.main(["train.py"])
-    finally:
-        flags.FLAGS.unparse_flags()
+    return train_script.main([str(a) for a in args])
 
 
 # ------------------------------------------------------------------------------------------------

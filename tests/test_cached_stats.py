@@ -106,7 +106,7 @@ def cached_and_end_to_end(train_dataset, random_trunk_file, tmp_path_factory):
 
 def test_cached_run_takes_the_end_to_end_steps(cached_and_end_to_end):
     cached, e2e = cached_and_end_to_end["cached"], cached_and_end_to_end["e2e"]
-    assert [r["epoch"] for r in cached["history"]] == [0, 1, 2]
+    assert [r["epoch"] for r in cached["history"]] == [1, 2, 3]
     # Same start, same batches, same schedule: the same optimisation, to float32 rounding.
     for a, b in zip(cached["history"], e2e["history"]):
         assert set(a) == set(b)
@@ -244,7 +244,7 @@ def test_interrupted_cached_run_resumes_to_the_same_history(cached_and_end_to_en
     resumed = training.train(config, log=lines.append)
     assert any(line.startswith("Resuming") for line in lines), lines
     reference = cached_and_end_to_end["cached"]["history"]
-    assert [r["epoch"] for r in resumed["history"]] == [0, 1, 2]
+    assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3]
     for a, b in zip(resumed["history"], reference):
         for key in a:
             np.testing.assert_allclose(a[key], b[key], rtol=1e-6, err_msg=key)

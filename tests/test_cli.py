@@ -44,8 +44,8 @@ def test_dirs_and_all_pairs(capsys, tmp_path, random_trunk_file):
     out_file = tmp_path / "res" / "out.txt"
     code, _, err = run_cli(["dirs", d0, d1, "-o", out_file, "--trunk_weights", trunk,
                             "--spatial_dir", tmp_path / "maps"], capsys)
-    assert code == 0
-    assert "only_here.png" in err
+    assert code == 1  # only_here.png has no counterpart: skipped, by name
+    assert "only_here.png" in err and "1 image(s) without a counterpart" in err
     lines = out_file.read_text().splitlines()
     assert [line.split(":")[0] for line in lines] == ["x.png", "y.png"]
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["x.png_lpips.png", "y.png_lpips.png"]
@@ -65,12 +65,45 @@ def test_all_pairs(capsys, tmp_path, random_trunk_file):
         shutil.copy(PHOTOS / name, folder / name)
     out_file = tmp_path / "pairs.txt"
     code, out, _ = run_cli(["all-pairs", folder, "-o", out_file, "--trunk_weights",
-                            random_trunk_file("alex"), "--baseline"], capsys)
+                            random_trunk_file("alex"), "--cos"], capsys)
     assert code == 0
     lines = out_file.read_text().splitlines()
     assert len(lines) == 4 and lines[-1].startswith("mean over 3 pairs")
     values = [float(line.rsplit(":", 1)[1]) for line in lines[:3]]
     assert np.isclose(np.mean(values), float(lines[-1].rsplit(":", 1)[1]), atol=1e-6)
+
+
+def test_net_takes_presets_and_cos_the_cosine_distance(capsys, random_trunk_file):
+    """--net takes preset names; --cos and --version change a preset's distance and version;
+    the old --baseline and -base spellings still work, each with a one-line note."""
+    import lpips_tf
+    from lpips_tf.core import presets
+    from lpips_tf.data.images import load_image
+
+    trunk = random_trunk_file("alex")
+    images = [PHOTOS / "astronaut_97x131.png", PHOTOS / "astronaut_97x131_noise.png"]
+    pair = [load_image(p)[None] for p in images]
+
+    def printed(**kwargs):
+        return f"{float(np.asarray(lpips_tf.LPIPS(trunk_weights=trunk, **kwargs)(pair))[0]):.6f}"
+
+    expected = printed(net="alex", version="0.0", lpips=False)
+    presets._NOTED.discard("alex-base-v0.0")
+    for flags, note in ((["--net", "alex-cos-v0.0"], ""),
+                        (["--net", "alex", "--cos", "--version", "0.0"], ""),
+                        (["--net", "alex-v0.0", "--baseline"],
+                         "note: --baseline is deprecated; use --cos."),
+                        (["--net", "alex-base-v0.0"],
+                         "note: 'alex-base-v0.0' is a deprecated name; use 'alex-cos-v0.0'.")):
+        code, out, err = run_cli(["pair", *images, "--trunk_weights", trunk, *flags], capsys)
+        assert (code, out.strip(), err.strip()) == (0, expected, note), flags
+    code, out, _ = run_cli(["pair", *images, "--trunk_weights", trunk, "--net",
+                            "alex-cos:taps=2"], capsys)
+    assert out.strip() == printed(net="alex", lpips=False, taps=2)
+    code, _, err = run_cli(["pair", *images, "--net", "alexnet"], capsys)
+    assert code == 2 and err.startswith("error: Unknown preset 'alexnet'. Presets: alex, ")
+    code, _, err = run_cli(["pair", *images, "--trunk_weights", "missing.pth"], capsys)
+    assert code == 2 and err.startswith("error: trunk weights file not found: missing.pth")
 
 
 def test_bad_inputs_give_one_line_errors(capsys, tmp_path, random_trunk_file):

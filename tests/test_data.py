@@ -595,6 +595,6 @@ def test_download_verification_names_problems(server, synth, tmp_path, monkeypat
 def test_download_cli_offline(tmp_path, capsys):
     rc = download.main(["--out", str(tmp_path), "--which", "jnd",
                         "--base_url", (tmp_path / "no_such_mirror").as_uri()])
-    assert rc == 1
+    assert rc == 2
     err = capsys.readouterr().err
     assert "Could not download" in err and str(tmp_path / "jnd.tar.gz") in err

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from lpips_tf.data.synthetic import BANNER
 from lpips_tf.evaluation import evaluate as evaluation
 from lpips_tf.evaluation import scoring
 from lpips_tf.data import bapps
@@ -90,7 +91,7 @@ def test_write_outputs(results, tmp_path):
     assert data["l2"]["2afc"]["traditional"] == results["l2"]["2afc"]["traditional"]
     assert len(data["ssim"]["ci"]["jnd"]["traditional"]) == 2
     table = open(paths["markdown"]).read()
-    assert table.startswith("**" + evaluation.SYNTHETIC_WARNING)
+    assert table.startswith("**" + BANNER)
     assert "| variant | 2AFC other | 2AFC traditional | 2AFC mean | JND traditional (mAP) |" in table
     assert "| observer ceiling (simulated) |" in table
     assert open(paths["chart"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
@@ -110,7 +111,8 @@ def test_resolve_sets(data_dir):
 def test_resolve_variants_errors():
     assert list(evaluation.resolve_variants([], baselines=True)) == ["l2", "ssim"]
     assert list(evaluation.resolve_variants("ssim", baselines=False)) == ["ssim"]
-    with pytest.raises(ValueError, match="official name"):
+    with pytest.raises(ValueError, match=r"A variant must be a preset \(alex, alex-cos, .*; "
+                                         r"Unknown preset 'resnet'"):
         evaluation.resolve_variants(["resnet"])
     with pytest.raises(ValueError, match="appears twice"):
         evaluation.resolve_variants(["l2", "l2"])
@@ -148,13 +150,21 @@ def test_official_variant_names(data_dir, random_trunk_file):
     lpips_tf = pytest.importorskip("lpips_tf")
     if not hasattr(lpips_tf, "LPIPS"):
         pytest.skip("lpips_tf.LPIPS is not available")
+    # Other spellings of the presets are reported under the presets' own names.
+    trunk = random_trunk_file("squeeze")
     variants = evaluation.resolve_variants(
-        ["squeeze", "squeeze-cos"], trunk_weights=random_trunk_file("squeeze"), baselines=False)
+        ["squeeze-lin", "squeeze-baseline"], trunk_weights={"squeeze": trunk}, baselines=False)
+    assert list(variants) == ["squeeze", "squeeze-cos"]
     res = evaluation.evaluate(data_dir, variants, sets="2afc/val/traditional,jnd", load_size=32,
                               batch_size=16, n_boot=50, progress=False)
     for v in ("squeeze", "squeeze-cos"):
         assert 0.0 <= res[v]["2afc"]["traditional"] <= 1.0
         assert 0.0 <= res[v]["jnd"]["traditional"] <= 1.0
+    # What the plot title and results.md say about the trunks: each description once.
+    described = f"SqueezeNet 1.1 weights from {trunk}"
+    assert res["_info"]["trunk_weights"] == {"squeeze": described, "squeeze-cos": described}
+    assert evaluation.trunk_weights_note(res) == f"Trunk weights: {described}"
+    assert f"\nTrunk weights: {described}.\n" in evaluation.format_markdown(res)
 
 
 def test_evaluate_cli(data_dir, tmp_path):
@@ -165,7 +175,7 @@ def test_evaluate_cli(data_dir, tmp_path):
          "--sets", "2afc", "--load_size", "16", "--n_boot", "50", "--noprogress"],
         capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT))
     assert proc.returncode == 0, proc.stderr
-    assert "| l2 |" in proc.stdout and evaluation.SYNTHETIC_WARNING in proc.stdout
+    assert "| l2 |" in proc.stdout and BANNER in proc.stdout
     data = json.load(open(out / "results.json"))
     assert set(data) == {"l2", "ssim", "human"} and data["l2"]["jnd"] == {}
     assert (out / "results.md").exists() and (out / "comparison.png").exists()
@@ -187,7 +197,8 @@ def test_per_net_trunk_weights(data_dir, random_trunk_file, tmp_path):
         [sys.executable, str(ROOT / "evaluate.py"), "--data_dir", data_dir, "--out", str(out),
          "--variants", "alex", "--trunk_weights", "alex="],
         capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT))
-    assert proc.returncode == 1 and "alex=PATH" in proc.stderr
+    assert proc.returncode == 2 and "alex=PATH" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_trained_folder_named_like_an_official_variant(tmp_path):

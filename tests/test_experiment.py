@@ -1,5 +1,6 @@
-"""The seed brief's experiment (`experiment.py`, `lpips_tf.experiments.runner`): the claims' statistics and
-wording, and the one command end to end on a tiny synthetic set."""
+"""The seed brief's experiment (`experiment.py`, `lpips_tf.experiments.seed` over the generic
+runner): the claims' statistics and wording, and the one command end to end on a tiny synthetic
+set."""
 
 import json
 import os
@@ -8,7 +9,9 @@ import re
 import numpy as np
 import pytest
 
-from lpips_tf.experiments import runner as experiment
+from lpips_tf.experiments import claims as experiment
+from lpips_tf.experiments import report as reports
+from lpips_tf.experiments import seed
 from conftest import synthetic_dataset
 
 
@@ -59,7 +62,7 @@ def test_claims_wording_against_the_numbers():
     slightly[np.flatnonzero(base == 0)[:1]] = 1.0         # +0.25 points: not resolved
     per_triplet = {"vgg2-lin": [better], "vgg2-cos": [base],      # (a) first pair: supported
                    "alex4-lin": [worse], "alex4-cos": [base]}     # (a) second pair: contradicted
-    claims = {c["key"]: c for c in experiment.evaluate_claims(per_triplet, n_boot=500)}
+    claims = {c["key"]: c for c in experiment.evaluate_claims(seed.CLAIMS, per_triplet, n_boot=500)}
     a = claims["a"]
     assert [p["verdict"] for p in a["pairs"]] == ["supported", "contradicted"]
     assert a["verdict"] == "contradicted"
@@ -81,35 +84,45 @@ def test_claims_wording_against_the_numbers():
             assert f"[{100 * low:+.2f}, {100 * high:+.2f}]" in claim["text"]
 
     per_triplet.update({"alex4-lin": [slightly]})
-    claims = {c["key"]: c for c in experiment.evaluate_claims(per_triplet, n_boot=500)}
+    claims = {c["key"]: c for c in experiment.evaluate_claims(seed.CLAIMS, per_triplet, n_boot=500)}
     assert [p["verdict"] for p in claims["a"]["pairs"]] == ["supported", "not resolved"]
     assert claims["a"]["verdict"] == "not resolved"
     del per_triplet["vgg2-cos"]
     claims = {c["key"]: c for c in experiment.evaluate_claims(
-        per_triplet, n_boot=100, caveats_for=lambda claim: ["Synthetic data."])}
+        seed.CLAIMS, per_triplet, n_boot=100, caveats_for=lambda claim: ["Synthetic data."])}
     assert claims["a"]["verdict"] == claims["c"]["verdict"] == "not evaluated"
     assert "vgg2-lin vs vgg2-cos: not evaluated" in claims["a"]["text"]
     assert claims["b"]["text"].endswith("Synthetic data.")
 
 
-def test_trunk_weight_settings_and_labels():
-    assert experiment.parse_trunk_weights("alex=a.pth,vgg=random") == {"alex": "a.pth",
-                                                                       "vgg": None}
-    assert experiment.parse_trunk_weights("none") == {"alex": None, "vgg": None}
-    assert experiment.parse_trunk_weights("vgg=v.pth") == {"alex": "torchvision", "vgg": "v.pth"}
+def test_trunk_weight_settings_and_labels(tmp_path):
+    from lpips_tf.core.weights import parse_trunk_weights_per_net
+
+    a, v = tmp_path / "a.pth", tmp_path / "v.pth"
+    a.write_bytes(b"")
+    v.write_bytes(b"")
+    nets = ("alex", "vgg")
+    assert parse_trunk_weights_per_net(f"alex={a},vgg=random", nets) == {"alex": str(a),
+                                                                         "vgg": None}
+    assert parse_trunk_weights_per_net("none", nets) == {"alex": None, "vgg": None}
+    assert parse_trunk_weights_per_net(f"vgg={v}", nets) == {"alex": "torchvision", "vgg": str(v)}
     with pytest.raises(ValueError, match='"alex=PATH,vgg=random"'):
-        experiment.parse_trunk_weights("squeeze=s.pth")
+        parse_trunk_weights_per_net("squeeze=s.pth", nets)
     from lpips_tf import training
 
-    models = {m.variant: m for m in experiment.MODELS}
+    models = {m.name: m for m in seed.MODELS}
     sources = {"alex": "a.pth", "vgg": None}
-    label = experiment.model_label(models["vgg2-lin"], training.get_variant("vgg2-lin"), sources)
+    label = reports.model_label(models["vgg2-lin"], training.get_variant("vgg2-lin"), sources)
     assert label.startswith("VGG16 with random VGG16 weights (no pretrained weights given) "
                             "(2 convolutional layers) + LPIPS distance")
-    assert experiment.model_label(models["alex4-cos"], training.get_variant("alex4-cos"),
-                                  sources) == models["alex4-cos"].brief
-    assert experiment.model_label(models["vgg-rand-cos"], training.get_variant("vgg-rand-cos"),
-                                  sources) == "VGG16 untrained network + cosine distance"
+    assert reports.model_label(models["alex4-cos"], training.get_variant("alex4-cos"),
+                               sources) == models["alex4-cos"].label
+    assert reports.model_label(models["vgg-rand-cos"], training.get_variant("vgg-rand-cos"),
+                               sources) == "VGG16 untrained network + cosine distance"
+    assert reports.model_label(models["alex-lin"], training.get_variant("alex-lin"),
+                               sources) == ("AlexNet pretrained (all 5 layers, the paper's "
+                                            "alex-lin) + LPIPS distance + small fully connected "
+                                            "network [reference]")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -195,7 +208,8 @@ def test_one_command_writes_the_report(finished):
     assert pair["difference"] == pytest.approx(means["vgg2-lin"] - means["alex4-lin"])
     # One progress line per epoch and per subset in a log (stdout is not a terminal here).
     assert "\r" not in finished["log"] and "━" not in finished["log"]
-    assert re.search(r"2afc val/traditional \(20 triplets\): 1 batches in", finished["log"])
+    assert len(re.findall(r"^2afc val/traditional: 20/20 triplets .* in [\d.]+ s$",
+                          finished["log"], re.M)) == 1, finished["log"]
 
 
 def test_tap_selected_models_are_the_full_models_first_taps(finished):
@@ -229,18 +243,58 @@ def test_second_run_skips_finished_models_and_refuses_changed_ones(finished):
 
     lines = []
     before = os.path.getmtime(finished["out"] / "runs" / "alex4-cos" / "model.keras")
-    config = experiment.ExperimentConfig(
+    config = seed.ExperimentConfig(
         data_dir=finished["data"], out_dir=str(finished["out"]), trunk_weights="random",
         models=("alex4-cos",), epochs=1, epochs_decay=1, steps_per_epoch=1, batch_size=20,
         load_size=32, n_boot=50, save_judgment_model=False, lr=1e-2)
-    report = experiment.run_experiment(config, log=lines.append)
+    report = seed.run_experiment(config, log=lines.append)
     assert "Plan: alex4-cos (done, skipped)" in lines
     assert report["timing"]["skipped"] == ["alex4-cos"]
     assert os.path.getmtime(finished["out"] / "runs" / "alex4-cos" / "model.keras") == before
     config.lr = 1e-3
     with pytest.raises(training.ConfigError, match=r"holds a finished run with other settings "
                                                    r"\(saved, now\): \{'lr': \(0.01, 0.001\)\}"):
-        experiment.run_experiment(config, log=lines.append)
+        seed.run_experiment(config, log=lines.append)
+
+
+def test_the_evaluation_names_random_trunks(finished):
+    """evaluation/comparison.png's title: the trunks as trained, here random VGG16 and AlexNet
+    weights (read from each run folder's config.json)."""
+    from lpips_tf.evaluation import evaluate as evaluation
+
+    runs = finished["out"] / "runs"
+    variants = evaluation.resolve_variants([str(runs / "vgg2-lin"), str(runs / "alex4-cos")],
+                                           baselines=False)
+    assert {name: fn.trunk_weights for name, fn in variants.items()} == {
+        "vgg2-lin": "random VGG16 weights", "alex4-cos": "random AlexNet weights"}
+    note = evaluation.trunk_weights_note({"_info": {"trunk_weights": {
+        name: fn.trunk_weights for name, fn in variants.items()}}})
+    assert note == "Trunk weights: random VGG16 weights; random AlexNet weights"
+    log = finished["log"]
+    assert "VGG16 trunk: random VGG16 weights." in log
+    assert "[vgg2-lin] Variant vgg2-lin: First 2 taps (block1_conv2, block2_conv2) of the VGG16 " \
+           "trunk (random VGG16 weights), frozen;" in log
+    assert "ImageNet" not in log
+
+
+def test_presets_join_a_study_untrained(finished):
+    """--models takes presets next to the study's own: evaluated as they are, in the table,
+    not trained (so not the best model)."""
+    lines = []
+    config = seed.ExperimentConfig(
+        data_dir=finished["data"], out_dir=str(finished["out"]), trunk_weights="random",
+        models=("alex4-cos", "alex-base:taps=4"), epochs=1, epochs_decay=1, steps_per_epoch=1,
+        batch_size=20, load_size=32, n_boot=50, save_judgment_model=False, lr=1e-2)
+    report = seed.run_experiment(config, log=lines.append)
+    assert "Plan: alex4-cos (done, skipped), alex-cos:taps=4 (preset, evaluated as it is)" in lines
+    rows = {r["variant"]: r for r in report["models"]}
+    assert list(rows) == ["alex4-cos", "alex-cos:taps=4"]
+    preset = rows["alex-cos:taps=4"]
+    assert (preset["role"], preset["distance"], preset["layers"], preset["history"]) == (
+        "preset", "cos", 4, [])
+    assert preset["trunk_weights"] == "random AlexNet weights" and preset["random_trunk"]
+    assert report["best_model"] == "alex4-cos"
+    assert not (finished["out"] / "runs" / "alex-cos:taps=4").exists()
 
 
 def test_command_errors_are_one_line(tiny_dataset, tmp_path, capsys):
@@ -253,6 +307,14 @@ def test_command_errors_are_one_line(tiny_dataset, tmp_path, capsys):
     assert script.main(["--data_dir", tiny_dataset, "--out_dir", str(tmp_path),
                         "--trunk_weights", "squeeze=x.pth"]) == 2
     assert 'must look like "alex=PATH,vgg=random"' in capsys.readouterr().err
+    # Every net's weights are checked before the first model trains.
+    for spec, message in (("alex=random,vgg=missing.pth", "trunk weights file not found: "
+                                                          "missing.pth"),
+                          ("keras", "'keras' exist only for vgg")):
+        assert script.main(["--data_dir", tiny_dataset, "--out_dir", str(tmp_path),
+                            "--trunk_weights", spec]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert script.main(["--data_dir", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not os.listdir(tmp_path)

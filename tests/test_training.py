@@ -141,7 +141,7 @@ def cosine_run(dataset, random_trunk_file, tmp_path_factory):
 def test_cosine_variant_trains_only_the_head_and_its_2afc_score_is_fixed(cosine_run):
     result, run_dir = cosine_run["result"], cosine_run["run_dir"]
     rows = result["history"]
-    assert [r["epoch"] for r in rows] == [0, 1, 2]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
     val = [r["val_two_afc"] for r in rows]
     np.testing.assert_allclose(val, val[0], rtol=0, atol=1e-7)
     # The head does learn: the loss moves while the score cannot.
@@ -168,7 +168,7 @@ def test_cosine_variant_trains_only_the_head_and_its_2afc_score_is_fixed(cosine_
 def test_killed_run_resumes_where_it_stopped(resumed_runs):
     after_kill = resumed_runs["after_kill"]
     assert after_kill["returncode"] == callbacks.KILL_EXIT_CODE, after_kill["output"][-3000:]
-    assert [r["epoch"] for r in after_kill["history"]] == [0]
+    assert [r["epoch"] for r in after_kill["history"]] == [1]
     assert after_kill["config"]["status"] == "running"
     assert "backup" in after_kill["files"] and "saved_model" not in after_kill["files"]
 
@@ -178,7 +178,7 @@ def test_killed_run_resumes_where_it_stopped(resumed_runs):
     assert "Epoch 1/3" not in resumed.stdout and "Epoch 2/3" in resumed.stdout
     run_dir = resumed_runs["run_dir"]
     rows = _history(run_dir)
-    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # history.csv counts from 1
     # Optimizer state came back with the weights: epoch 3 runs at the decayed rate.
     np.testing.assert_allclose([r["learning_rate"] for r in rows], [1e-3, 1e-3, 5e-4], rtol=1e-6)
     config = _config(run_dir)

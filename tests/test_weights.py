@@ -87,3 +87,66 @@ def test_lin_weights_strict(tmp_path):
     np.savez(tmp_path / "negative.npz", **bad)
     with pytest.raises(ValueError, match="lin2 has negative"):
         lpips_tf.LPIPS(net="alex", trunk_weights=None, lin_weights=str(tmp_path / "negative.npz"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Trunk-weights specifications: one grammar for every command.
+
+
+def test_trunk_weights_specification_grammar(tmp_path):
+    trunk = tmp_path / "alexnet.pth"
+    trunk.write_bytes(b"")
+    for spec, expected in (("torchvision", "torchvision"), ("Keras", "keras"), ("random", None),
+                           ("NONE", None), (None, None), (str(trunk), str(trunk)),
+                           (f" {trunk} ", str(trunk))):
+        assert weights.parse_trunk_weights(spec) == expected, spec
+    nets = ("alex", "squeeze", "vgg")
+    assert weights.parse_trunk_weights_per_net("random", nets) == dict.fromkeys(nets)
+    assert weights.parse_trunk_weights_per_net(f"alex={trunk}, vgg = keras", nets) == {
+        "alex": str(trunk), "squeeze": "torchvision", "vgg": "keras"}
+    assert weights.parse_trunk_weights_per_net("squeeze=none") == {
+        "alex": "torchvision", "vgg": "torchvision", "squeeze": None}
+    # A file whose name looks per net is a file.
+    odd = tmp_path / "alex=x.pth"
+    odd.write_bytes(b"")
+    assert weights.parse_trunk_weights(str(odd)) == str(odd)
+
+
+@pytest.mark.parametrize("spec,nets,message", [
+    ("alex=", None, "trunk weights 'alex=' name no source"),
+    ("", None, "trunk weights '' name no source"),
+    ("squeeze=s.pth", ("alex", "vgg"), 'per net must look like "alex=PATH,vgg=random" (nets: '
+                                       'alex, vgg'),
+    ("alex=random,alex=torchvision", ("alex", "vgg"), "each at most once"),
+    ("alex=keras", None, "'keras' (in 'alex=keras') exist only for vgg"),
+    ("vgg=missing.pth", None, "trunk weights file not found: missing.pth (in 'vgg=missing.pth')"),
+    ("missing.pth", None, "trunk weights file not found: missing.pth; expected one of"),
+])
+def test_bad_trunk_weights_specifications_are_one_clear_error(spec, nets, message):
+    with pytest.raises(weights.TrunkWeightsSpecError) as info:
+        weights.parse_trunk_weights_per_net(spec, nets)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_one_trunk_commands_refuse_per_net_specifications():
+    with pytest.raises(ValueError, match="are per net, but this command runs one trunk"):
+        weights.parse_trunk_weights("alex=random")
+
+
+def test_trunk_weights_are_described_one_way():
+    assert weights.describe_trunk_weights("vgg", None) == "random VGG16 weights"
+    assert weights.describe_trunk_weights("alex", "torchvision") == \
+        "torchvision ImageNet AlexNet weights"
+    assert weights.describe_trunk_weights("vgg", "keras") == \
+        "Keras Applications ImageNet VGG16 weights"
+    assert weights.describe_trunk_weights("squeeze", "/w/s.pth") == \
+        "SqueezeNet 1.1 weights from /w/s.pth"
+    from lpips_tf import training
+
+    # The training log and config.json: a pretrained variant run on random weights says so.
+    variant = training.get_variant("vgg2-lin")
+    assert "(random VGG16 weights), frozen" in variant.describe(None)
+    assert "(torchvision ImageNet VGG16 weights), frozen" in variant.description
+    assert training.get_variant("vgg-rand-cos").describe("torchvision") == \
+        training.get_variant("vgg-rand-cos").describe(None)

@@ -1,6 +1,6 @@
 """Command line: LPIPS between two images, two folders, or all pairs in one folder.
 
-    python -m lpips_tf pair IMAGE0 IMAGE1 [--net alex] [--version 0.1] [--spatial_out map.png]
+    python -m lpips_tf pair IMAGE0 IMAGE1 [--net alex] [--cos] [--spatial_out map.png]
     python -m lpips_tf dirs DIR0 DIR1 --out results.txt [--spatial_dir maps/] [--batch_size 32]
     python -m lpips_tf all-pairs DIR --out results.txt [--batch_size 32] [--n_boot 1000]
 
@@ -8,8 +8,11 @@ Images are read as RGB (grayscale repeated, alpha dropped) and scaled to [-1, 1]
 a pair must have the same size. Distances print with 6 decimals.
 
 `dirs` and `all-pairs` skip hidden files and folders, report each unreadable image or size mismatch
-on stderr and go on, and exit with status 1 when anything was skipped. Spatial maps are named after
-the full image name (`a.png_lpips.png`). A progress bar with pairs/s goes to stderr.
+on stderr and go on, and exit with status 1 when anything was skipped (the exit codes of every
+command: `lpips_tf.cli.scripts`). Spatial maps are named after the full image name
+(`a.png_lpips.png`). A progress bar with pairs/s goes to stderr. Outputs are checked before the
+model is built, and created only once it is: a bad input or an offline weight download leaves no
+empty results file behind.
 
 `dirs` reads the matched pairs lazily, `--batch_size` same-size pairs per model call
 (`lpips_tf.cli.batching.pair_batches`: at most 2 x batch_size images in memory), and writes each
@@ -17,28 +20,43 @@ distance as it is computed, in name order. `all-pairs` reads each image once to 
 then runs `lpips_tf.pairwise` per size group (one trunk pass per image, not one per pair; pixels
 read again batch by batch); pairs across sizes are reported as size mismatches. It writes the
 pairs in name order and a last line `mean over N pairs (std S, bootstrap 95% interval of the mean
-[L, H]): MEAN`, the interval from `lpips_tf.uses.pairwise.diversity` (images resampled).
+[L, H]): MEAN`, the interval from `lpips_tf.uses.pairwise.diversity` (images resampled); stdout
+gets `mean distance over N pairs: MEAN (std S, bootstrap 95% interval of the mean [L, H]); all
+written to FILE`.
 """
 
 import argparse
 import os
-import re
 import sys
 
-from lpips_tf.cli.outputs import check_writable_dir, open_results
+from lpips_tf.cli import scripts
+from lpips_tf.cli.outputs import check_results_file, check_writable_dir, open_results
+
+
+class _DeprecatedCos(argparse.Action):
+    """--baseline, the old name of --cos: sets it, with a one-line note."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"note: {option_string} is deprecated; use --cos.", file=sys.stderr)
+        namespace.cos = True
 
 
 def _add_model_flags(parser):
-    parser.add_argument("--net", default="alex", choices=["alex", "vgg", "squeeze"],
-                        help="trunk network (default alex, the official default)")
-    parser.add_argument("--version", default="0.1", choices=["0.1", "0.0"])
-    parser.add_argument("--baseline", action="store_true",
-                        help="deep-feature (cosine) distance without the learned lin layers")
+    parser.add_argument("--net", default="alex",
+                        help="preset (LPIPS.presets): alex (default, the official default), vgg, "
+                             "squeeze, alex-cos, vgg-v0.0, ..., optionally with :taps=K")
+    parser.add_argument("--version", default=None, choices=["0.1", "0.0"],
+                        help="LPIPS version (default: the preset's, 0.1 for alex, vgg, squeeze)")
+    parser.add_argument("--cos", action="store_true", default=False,
+                        help="the cos distance: cosine distance between unit-normalised "
+                             "features, without the learned lin layers")
+    parser.add_argument("--baseline", action=_DeprecatedCos, nargs=0, help=argparse.SUPPRESS)
     parser.add_argument("--trunk_weights", default="torchvision",
-                        help="'torchvision' (download once), 'keras' (vgg only), 'none', or a "
+                        help="'torchvision' (download once), 'keras' (vgg only), 'random', or a "
                              "path to a torchvision-format .pth state dict")
-    parser.add_argument("--lin_weights", default="official",
-                        help="'official' or a path to lin weights (.npz or official .pth)")
+    parser.add_argument("--lin_weights", default=None,
+                        help="a path to lin weights (.npz or official .pth) instead of the "
+                             "preset's (the official ones)")
 
 
 def _positive_int(text):
@@ -53,36 +71,19 @@ def _positive_int(text):
 
 def _add_batch_flag(parser, what):
     parser.add_argument("--batch_size", type=_positive_int, default=32,
-                        help=f"{what} (default 32); memory grows with it")
+                        help=f"{what}; memory grows with it")
 
 
 def _build_model(args, spatial):
+    from lpips_tf.core import presets
     from lpips_tf.core.model import LPIPS
+    from lpips_tf.core.weights import parse_trunk_weights
 
-    trunk = None if args.trunk_weights.lower() == "none" else args.trunk_weights
-    if trunk == "keras" and args.net == "vgg":
-        from lpips_tf.core.weights import keras_vgg16_weights
-
-        keras_vgg16_weights()  # offline: a clear error saying what to download, not a traceback
-    return LPIPS(net=args.net, version=args.version, lpips=not args.baseline, spatial=spatial,
-                 trunk_weights=trunk, lin_weights=args.lin_weights)
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _keras_message(error):
-    """The message of an error raised inside a Keras model call, without Keras' wrapping
-    ("Exception encountered when calling LPIPS.call()", ANSI codes, the arguments received)."""
-    lines = _ANSI.sub("", str(error)).strip().splitlines()
-    if lines and lines[0].startswith("Exception encountered when calling"):
-        lines = lines[1:]
-    kept = []
-    for line in lines:
-        if line.startswith("Arguments received by"):
-            break
-        kept.append(line.strip())
-    return " ".join(line for line in kept if line) or type(error).__name__
+    name, _, settings = args.net.partition(":")
+    name = presets.variant_of(name, "cos" if args.cos else None, args.version)
+    overrides = {"lin_weights": args.lin_weights} if args.lin_weights else {}
+    return LPIPS.from_preset(":".join(filter(None, (name, settings))), spatial=spatial,
+                             trunk_weights=parse_trunk_weights(args.trunk_weights), **overrides)
 
 
 def _distances(model, images0, images1, names):
@@ -92,7 +93,7 @@ def _distances(model, images0, images1, names):
     try:
         out = np.asarray(model([images0, images1]))
     except ValueError as error:  # e.g. an image under the trunk's minimum size
-        raise ValueError(f"{', '.join(names)}: {_keras_message(error)}") from None
+        raise ValueError(f"{', '.join(names)}: {scripts.one_line(error)}") from None
     if model.spatial:
         return out.mean(axis=(1, 2, 3), dtype=np.float64), out[..., 0]
     return out.astype(np.float64), None
@@ -116,16 +117,18 @@ def _map_name(name):
 def cmd_pair(args):
     from lpips_tf.data.images import load_image, save_distance_map
 
-    if args.spatial_out:
-        check_writable_dir(os.path.dirname(os.path.abspath(args.spatial_out)))
+    map_dir = os.path.dirname(os.path.abspath(args.spatial_out)) if args.spatial_out else None
+    if map_dir:
+        check_writable_dir(map_dir, create=False)
     model = _build_model(args, spatial=bool(args.spatial_out))
     d, distance_map = _distance(model, load_image(args.image0), load_image(args.image1),
                                 args.image0, args.image1)
     print(f"{d:.6f}")
     if distance_map is not None:
+        os.makedirs(map_dir, exist_ok=True)
         save_distance_map(args.spatial_out, distance_map)
         print(f"distance map saved to {args.spatial_out}", file=sys.stderr)
-    return 0
+    return scripts.EXIT_DONE
 
 
 def _skip(bar, message):
@@ -159,7 +162,7 @@ def _batch_results(model, batch, paths):
 def cmd_dirs(args):
     from lpips_tf.cli.batching import SkippedPair, pair_batches
     from lpips_tf.data.images import list_images, load_image, save_distance_map
-    from lpips_tf.cli.progress import ProgressBar
+    from lpips_tf.utils.progress import ProgressBar
 
     names0, names1 = list_images(args.dir0), set(list_images(args.dir1))
     common = [n for n in names0 if n in names1]
@@ -170,7 +173,11 @@ def cmd_dirs(args):
     if missing:
         print(f"warning: {len(missing)} image(s) have no same-named counterpart and are skipped: "
               f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", file=sys.stderr)
-    # Outputs are checked before any computation.
+    # Outputs are checked before any computation, and created once the model is built.
+    if args.spatial_dir:
+        check_writable_dir(args.spatial_dir, "--spatial_dir folder", create=False)
+    check_results_file(args.out)
+    model = _build_model(args, spatial=bool(args.spatial_dir))
     if args.spatial_dir:
         check_writable_dir(args.spatial_dir, "--spatial_dir folder")
 
@@ -178,7 +185,6 @@ def cmd_dirs(args):
         return os.path.join(args.dir0, name), os.path.join(args.dir1, name)
 
     with open_results(args.out) as results:
-        model = _build_model(args, spatial=bool(args.spatial_dir))
         done, skipped, bar = 0, 0, ProgressBar(len(common))
         # Pairs are read lazily, batch_size at a time: memory stays bounded for any folder size.
         for item in pair_batches(((n, *paths(n)) for n in common), load_image, args.batch_size):
@@ -201,8 +207,10 @@ def cmd_dirs(args):
             del item  # the next batch is read without this one still held
         bar.close()
     print(f"{done} distances written to {args.out}" +
-          (f"; {skipped} pair(s) skipped (see above)" if skipped else ""), file=sys.stderr)
-    return 1 if skipped else 0
+          (f"; {skipped} pair(s) skipped (see above)" if skipped else "") +
+          (f"; {len(missing)} image(s) without a counterpart" if missing else ""),
+          file=sys.stderr)
+    return scripts.EXIT_SKIPPED if skipped or missing else scripts.EXIT_DONE
 
 
 def _size_groups(folder, names, min_size, bar_note):
@@ -228,71 +236,98 @@ def _size_groups(folder, names, min_size, bar_note):
     return groups, skipped
 
 
+def _report_size_mismatches(groups):
+    """Reports the pairs across each two size groups (LPIPS compares images of one size) on
+    stderr; returns how many pairs that skips."""
+    skipped = 0
+    sizes = list(groups)
+    for i, a in enumerate(sizes):
+        for b in sizes[i + 1:]:
+            n_pairs = len(groups[a]) * len(groups[b])
+            print(f"skipped: {n_pairs} pair(s) of different sizes: {len(groups[a])} "
+                  f"image(s) of {a[1]}x{a[0]} ({groups[a][0]} ...) vs {len(groups[b])} of "
+                  f"{b[1]}x{b[0]} ({groups[b][0]} ...); LPIPS compares images of the same "
+                  f"size.", file=sys.stderr)
+            skipped += n_pairs
+    return skipped
+
+
+def _pairwise_by_size(model, folder, groups, batch_size):
+    """`pairwise` on each size group (one trunk pass per image, then a matrix product), under one
+    progress bar over all the pairs.
+
+    Returns:
+      ({size: condensed distances}, {name: (size, index in its group, group size)}, pairs
+      skipped because a file changed since it was first read).
+    """
+    from lpips_tf.cli.batching import LazyImages
+    from lpips_tf.data.images import load_image
+    from lpips_tf.uses.pairwise import pairwise
+    from lpips_tf.utils.progress import ProgressBar
+
+    bar = ProgressBar(sum(len(g) * (len(g) - 1) // 2 for g in groups.values()))
+    condensed, position, skipped = {}, {}, 0
+    for size, group in groups.items():
+        if len(group) < 2:
+            continue
+        group_pairs, base = len(group) * (len(group) - 1) // 2, bar.done
+        read = [0]
+
+        def on_read(count, group_pairs=group_pairs, base=base, n=len(group), read=read):
+            # The work is one trunk pass per image: progress in pairs is that share of them.
+            # Called when a batch is read, before its pass: the batches before it are done.
+            bar.update(base + group_pairs * read[0] // n)
+            read[0] += count
+
+        images = LazyImages([os.path.join(folder, n) for n in group], *size, load_image, on_read)
+        try:
+            condensed[size] = pairwise(model, images, batch_size=batch_size)
+        except ValueError as error:  # a file changed since it was read, say
+            bar.note(f"skipped: {group_pairs} pair(s) of {size[1]}x{size[0]} images: {error}")
+            skipped += group_pairs
+            continue
+        finally:
+            bar.update(base + group_pairs)
+        for k, name in enumerate(group):
+            position[name] = (size, k, len(group))
+    bar.close()
+    return condensed, position, skipped
+
+
+def _write_pairs(results, names, condensed, position):
+    """Writes `a, b: distance` for every pair of same-size readable images, in the order of the
+    names (all i < j); returns the distances in that order."""
+    readable = [n for n in names if n in position]
+    distances = []
+    for i, a in enumerate(readable):
+        size, ia, n = position[a]
+        offset = ia * n - ia * (ia + 1) // 2 - ia - 1  # pdist index of (ia, jb) is offset + jb
+        for b in readable[i + 1:]:
+            if position[b][0] == size:
+                d = float(condensed[size][offset + position[b][1]])
+                distances.append(d)
+                results.write(f"{a}, {b}: {d:.6f}\n")
+    return distances
+
+
 def cmd_all_pairs(args):
     import numpy as np
 
-    from lpips_tf.cli.batching import LazyImages
-    from lpips_tf.data.images import list_images, load_image
-    from lpips_tf.uses.pairwise import diversity, pairwise
-    from lpips_tf.cli.progress import ProgressBar
+    from lpips_tf.data.images import list_images
+    from lpips_tf.uses.pairwise import diversity
 
     names = list_images(args.dir)
     if len(names) < 2:
         raise ValueError(f"{args.dir} holds {len(names)} image(s); all-pairs needs at least 2.")
+    check_results_file(args.out)  # before any computation; written once the distances are known
+    model = _build_model(args, spatial=False)
+    groups, skipped = _size_groups(args.dir, names, model.min_input_size,
+                                   lambda message: print(message, file=sys.stderr))
+    skipped += _report_size_mismatches(groups)
+    condensed, position, failed = _pairwise_by_size(model, args.dir, groups, args.batch_size)
+    skipped += failed
     with open_results(args.out) as results:
-        model = _build_model(args, spatial=False)
-        groups, skipped = _size_groups(args.dir, names, model.min_input_size,
-                                       lambda message: print(message, file=sys.stderr))
-        # Pairs are defined within one size: each size group goes through `pairwise` (one trunk
-        # pass per image, then a matrix product); pairs across sizes are size mismatches.
-        sizes = list(groups)
-        for i, a in enumerate(sizes):
-            for b in sizes[i + 1:]:
-                n_pairs = len(groups[a]) * len(groups[b])
-                print(f"skipped: {n_pairs} pair(s) of different sizes: {len(groups[a])} "
-                      f"image(s) of {a[1]}x{a[0]} ({groups[a][0]} ...) vs {len(groups[b])} of "
-                      f"{b[1]}x{b[0]} ({groups[b][0]} ...); LPIPS compares images of the same "
-                      f"size.", file=sys.stderr)
-                skipped += n_pairs
-        total = sum(len(g) * (len(g) - 1) // 2 for g in groups.values())
-        bar = ProgressBar(total)
-        condensed, position = {}, {}
-        for size, group in groups.items():
-            if len(group) < 2:
-                continue
-            group_pairs, base = len(group) * (len(group) - 1) // 2, bar.done
-            read = [0]
-
-            def on_read(count, group_pairs=group_pairs, base=base, n=len(group), read=read):
-                # The work is one trunk pass per image: progress in pairs is that share of them.
-                # Called when a batch is read, before its pass: the batches before it are done.
-                bar.update(base + group_pairs * read[0] // n)
-                read[0] += count
-
-            images = LazyImages([os.path.join(args.dir, n) for n in group], *size, load_image,
-                                on_read)
-            try:
-                condensed[size] = pairwise(model, images, batch_size=args.batch_size)
-            except ValueError as error:  # a file changed since it was read, say
-                bar.note(f"skipped: {group_pairs} pair(s) of {size[1]}x{size[0]} images: {error}")
-                skipped += group_pairs
-                continue
-            finally:
-                bar.update(base + group_pairs)
-            for k, name in enumerate(group):
-                position[name] = (size, k, len(group))
-        bar.close()
-        # In the order of the old per-pair loop: all pairs (i < j) of the readable names, sorted.
-        readable = [n for n in names if n in position]
-        distances = []
-        for i, a in enumerate(readable):
-            size, ia, n = position[a]
-            offset = ia * n - ia * (ia + 1) // 2 - ia - 1  # pdist index of (ia, jb) is offset + jb
-            for b in readable[i + 1:]:
-                if position[b][0] == size:
-                    d = float(condensed[size][offset + position[b][1]])
-                    distances.append(d)
-                    results.write(f"{a}, {b}: {d:.6f}\n")
+        distances = _write_pairs(results, names, condensed, position)
         if distances:
             stats = _summary(np.asarray(distances), condensed, args.n_boot, diversity)
             results.write(f"mean over {len(distances)} pairs ({stats}): "
@@ -302,7 +337,7 @@ def cmd_all_pairs(args):
               f"all written to {args.out}")
     if skipped:
         print(f"{skipped} image(s) or pair(s) skipped (see above)", file=sys.stderr)
-    return 1 if skipped or not distances else 0
+    return scripts.EXIT_SKIPPED if skipped or not distances else scripts.EXIT_DONE
 
 
 def _summary(distances, condensed, n_boot, diversity):
@@ -325,7 +360,7 @@ def _summary(distances, condensed, n_boot, diversity):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m lpips_tf", description=__doc__.split("\n")[0])
+    parser = scripts.ArgumentParser(prog="python -m lpips_tf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     pair = sub.add_parser("pair", help="distance between two images")
@@ -339,7 +374,8 @@ def build_parser():
     dirs.add_argument("dir0")
     dirs.add_argument("dir1")
     dirs.add_argument("--out", "-o", default="lpips_results.txt", help="results file")
-    dirs.add_argument("--spatial_dir", help="also save a distance map PNG per image here")
+    dirs.add_argument("--spatial_dir", help="also save a distance map PNG per image here "
+                      "(<image name>_lpips.png)")
     _add_batch_flag(dirs, "pairs per model call")
     _add_model_flags(dirs)
     dirs.set_defaults(func=cmd_dirs)
@@ -355,11 +391,9 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, OSError) as error:
-        # Input problems are the user's to fix: one clear line, no stack trace.
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+# `main(argv)` returns the exit code (tests); `program()` is `python -m lpips_tf` and `lpips-tf`.
+main = scripts.Command(build_parser, lambda args: args.func(args))
+
+
+def program():
+    scripts.run_script(main)

@@ -7,7 +7,7 @@ function compiled once per model (and, on JAX, once per input shape):
 |---|---|---|
 | TensorFlow | `tf.function`, signature [None, None, None, 3]: never retraces; Grappler / oneDNN fuse convolution + bias + ReLU on x86 | any |
 | JAX | `jax.jit` over the model's variables (stateless), so weight changes are seen | one compilation per (N, H, W) |
-| PyTorch | eager kernels under `torch.no_grad()`: `torch.compile` of the same core ran about 1.5x faster after warm-up on a 2-core CPU, but took 75-110 s to compile (22 graph breaks in Keras' code), so it is not the default (benchmarks/bench_torch_backend.py) | any |
+| PyTorch | eager kernels under `torch.no_grad()`: `torch.compile` of the same core gains little next to its compilation time (graph breaks in Keras' code), measured in benchmarks/README.md | any |
 
 Input checks stay what the eager model does: shapes, channels, sizes and dtype before the call,
 and NaN / range through a flag that the compiled function returns beside the distances; when it is
@@ -21,8 +21,11 @@ through the `tf.function` (a `GradientTape` records it).
 `compiled_distance_fn(model)` returns that compiled function for explicit control: the same on
 TensorFlow (with an optional XLA `jit_compile`), on JAX a jitted function.
 
-`lpips_tf.LPIPS(..., dtype="mixed_bfloat16")` runs the trunk in bfloat16, up to twice the float32
-speed on a CPU with AVX512-BF16 and more with AMX (see the README's Performance section).
+`lpips_tf.LPIPS(..., dtype="mixed_bfloat16")` runs the trunk in bfloat16, faster on a CPU with
+AVX512-BF16 or AMX (measured in the README's Performance section).
+
+`CompiledEagerCall` is the part of `lpips_tf.LPIPS` that sends its plain call here; the functions of
+this module take such a model (`check_input_pair`, `to_model_range`, `distance_from_prepared`).
 """
 
 import collections
@@ -35,7 +38,7 @@ from keras import ops
 from lpips_tf.core import inputs as lpips_inputs
 from lpips_tf.core.backend import backend_name
 
-__all__ = ["compiled_distance_fn", "eager_fast_path", "configure_threads"]
+__all__ = ["CompiledEagerCall", "compiled_distance_fn", "eager_fast_path", "configure_threads"]
 
 _CACHE_ATTR = "_lpips_fast_fns"
 
@@ -44,13 +47,25 @@ def _is_symbolic(x):
     return isinstance(x, keras.KerasTensor)
 
 
+class CompiledEagerCall:
+    """Mixin of `lpips_tf.LPIPS`: a plain eager call (no `training`, no other keyword arguments)
+    runs the model's compiled function (`eager_fast_path`); any other call is Keras' own."""
+
+    def __call__(self, inputs, training=None, **kwargs):
+        if not training and not kwargs:
+            fast = eager_fast_path(self, inputs)
+            if fast is not None:
+                return fast(inputs)
+        return super().__call__(inputs, training=training, **kwargs)
+
+
 def eager_fast_path(model, inputs):
     """The compiled function for an eager call of `model` on `inputs`, or None if it cannot serve.
 
-    None means "use the ordinary Keras call": symbolic or traced inputs, a model without LPIPS'
-    helpers, or PyTorch inputs that need gradients.
+    None means "use the ordinary Keras call": a model that is not a `CompiledEagerCall`, symbolic
+    or traced inputs, or PyTorch inputs that need gradients.
     """
-    if not hasattr(model, "prepare_inputs"):
+    if not isinstance(model, CompiledEagerCall):
         return None
     try:
         x0, x1 = lpips_inputs.split_pair(inputs)
@@ -123,15 +138,14 @@ class _OneTracePerModel(logging.Filter):
         return not ("distance_and_flag" in message and "retracing" in message)
 
 
-def _build_tf(model, dtypes, with_flag=True, jit_compile=False):
+def _build_tf(model, dtypes):
     import tensorflow as tf
 
     tf_logger = logging.getLogger("tensorflow")
     if not any(isinstance(f, _OneTracePerModel) for f in tf_logger.filters):
         tf_logger.addFilter(_OneTracePerModel())
     specs = [tf.TensorSpec([None, None, None, 3], d) for d in dtypes]
-    return tf.function(_core(model, with_flag), input_signature=specs, autograph=False,
-                       jit_compile=bool(jit_compile))
+    return tf.function(_core(model), input_signature=specs, autograph=False)
 
 
 def _build_jax(model, dtypes=None, with_flag=True):
@@ -182,10 +196,10 @@ def _shared_jax_function(model, with_flag):
     return stateless
 
 
-def _build_torch(model, dtypes=None, with_flag=True):
+def _build_torch(model, dtypes=None):
     import torch
 
-    core = _core(model, with_flag)
+    core = _core(model)
 
     def call(x0, x1):
         with torch.no_grad():
@@ -230,7 +244,7 @@ def compiled_distance_fn(model, jit_compile=False, input_dtype="float32"):
 
         distance.concrete_function = distance.get_concrete_function()
         return distance
-    if backend == "jax" and hasattr(model, "check_input_pair"):
+    if backend == "jax" and isinstance(model, CompiledEagerCall):
         # No value flag to read back: the function stays asynchronous, as jitted JAX code is.
         jitted = _build_jax(model, with_flag=False)
 

@@ -77,27 +77,47 @@ def check_shapes_match(shape0, shape1):
                          f"{tuple(shape0)} and {tuple(shape1)}.")
 
 
+def check_dtype_kind(dtype, which, normalize):
+    """The standardised name of `dtype` (a tensor's or a NumPy array's), which must be float or
+    uint8; a ValueError otherwise."""
+    kind = keras_backend.standardize_dtype(dtype)
+    if kind != "uint8" and "float" not in kind:
+        raise ValueError(f"{which} must be float ({describe_range(normalize)}) or uint8 "
+                         f"(0..255). Received dtype {kind}.")
+    return kind
+
+
 def check_dtype(x, which, normalize):
     """Converts `x` to a backend tensor and checks that it is float or uint8."""
     if not ops.is_tensor(x):
         x = ops.convert_to_tensor(x)
-    kind = keras_backend.standardize_dtype(x.dtype)
-    if kind != "uint8" and "float" not in kind:
-        raise ValueError(f"{which} must be float ({describe_range(normalize)}) or uint8 "
-                         f"(0..255). Received dtype {kind}.")
+    check_dtype_kind(x.dtype, which, normalize)
     return x
+
+
+def from_uint8(x):
+    """uint8 values 0..255, already cast to a float dtype (tensor or NumPy) -> [-1, 1]."""
+    return x / 127.5 - 1.0
+
+
+def from_unit_range(x):
+    """Float input in [0, 1] (normalize=True), tensor or NumPy -> [-1, 1]."""
+    return 2.0 * x - 1.0
 
 
 def to_float(x, which, normalize, dtype):
     """Brings a batch to float `dtype`; returns (x, was_uint8). uint8 0..255 maps to [-1, 1]."""
     x = check_dtype(x, which, normalize)
     if keras_backend.standardize_dtype(x.dtype) == "uint8":
-        return ops.cast(x, dtype) / 127.5 - 1.0, True
+        return from_uint8(ops.cast(x, dtype)), True
     return ops.cast(x, dtype), False
 
 
 def check_values_eager(x, which, normalize):
-    """Raises ValueError for NaN / inf or values far outside the declared range."""
+    """Raises ValueError for NaN / inf or values far outside the declared range.
+
+    `x`: a concrete tensor or NumPy array of float values.
+    """
     low, high = value_bounds(normalize)
     finite = bool(ops.convert_to_numpy(ops.all(ops.isfinite(x))))
     if not finite:
@@ -123,6 +143,16 @@ def bad_values_flag(x, normalize):
     # NaN fails every comparison, so "not (low <= x <= high)" also catches it; inf is out of range.
     inside = ops.logical_and(ops.greater_equal(x, low), ops.less_equal(x, high))
     return ops.logical_not(ops.all(inside))
+
+
+def bad_images(x, normalize):
+    """Indices of the images of a NumPy float batch (N, H, W, C) that `check_values_eager` refuses:
+    NaN / inf or values far outside the declared range. For callers that keep images in NumPy and
+    name the offending image (`lpips_tf.uses.pairwise`)."""
+    low, high = value_bounds(normalize)
+    # NaN fails both comparisons, so "not (low <= x <= high)" also catches it.
+    inside = np.logical_and(x >= low, x <= high)
+    return np.flatnonzero(~inside.reshape(len(x), -1).all(axis=1))
 
 
 def check_values_traced(x0, x1, which_pair, normalize, min_size, net):

@@ -127,7 +127,7 @@ class NetLin(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class ChannelSum(keras.layers.Layer):
-    """Sum over channels with kept dims: the "baseline" (cosine) distance, 2(1 - cos) per position."""
+    """Sum over channels with kept dims: the cos distance, 2(1 - cosine similarity) per position."""
 
     def call(self, x):
         return ops.sum(x, axis=-1, keepdims=True)

@@ -1,15 +1,17 @@
 """The LPIPS distance model."""
 
 import contextlib
+import itertools
 
 import numpy as np
 import keras
 from keras import ops
 
+from lpips_tf.core import compiled as lpips_compiled
 from lpips_tf.core import inputs as lpips_inputs
 from lpips_tf.core import layers as lpips_layers
+from lpips_tf.core import presets as lpips_presets
 from lpips_tf.core import weights as lpips_weights
-from lpips_tf.core.inputs import RANGE_MARGIN  # noqa: F401  (public name, kept where it was)
 from lpips_tf.core.trunks import get_trunk_module, select_taps
 
 VERSIONS = lpips_weights.VERSIONS
@@ -26,6 +28,20 @@ def _as_list(outputs):
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
+def _checked_input_scaling(net, version, trunk_weights, input_scaling):
+    """The trunk's input scaling: `input_scaling`, or the one `version` and `trunk_weights` imply."""
+    if version not in VERSIONS:
+        raise ValueError(f"version must be one of {VERSIONS}. Received: version={version!r}")
+    if trunk_weights == "keras" and net != "vgg":
+        raise ValueError(f"trunk_weights='keras' exists only for net='vgg' (Keras Applications "
+                         f"VGG16). Received: net={net!r}")
+    if input_scaling is not None:
+        return input_scaling
+    if trunk_weights == "keras":
+        return "caffe"
+    return "lpips" if version == "0.1" else "identity"
+
+
 @contextlib.contextmanager
 def _global_dtype_policy(policy):
     """Builds layers under `policy` (Keras' global policy is per thread), then restores it."""
@@ -38,12 +54,17 @@ def _global_dtype_policy(policy):
 
 
 @keras.saving.register_keras_serializable(package="lpips_tf")
-class LPIPS(keras.Model):
+class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
     """Learned Perceptual Image Patch Similarity (Zhang et al., CVPR 2018).
 
     `model([x0, x1])` takes two float NHWC RGB batches of the same shape, in [-1, 1] (or [0, 1]
     with `normalize=True`; uint8 input is mapped from 0..255), and returns the distance per pair,
     shape (N,), or with `spatial=True` a distance map (N, H, W, 1).
+
+    Every distance and statistic is computed from `tap_features(images)` (prepared images ->
+    one channel-normalised tensor per tap) through the per-tap steps below it
+    (`tap_distance_map`, `reduce_tap_map`, `tap_channel_means`): the plain call, `channel_stats`,
+    `lpips_tf.uses.pairwise` and the cached training statistics share them.
 
     Args:
       net: trunk, "alex", "vgg" or "squeeze".
@@ -95,16 +116,6 @@ class LPIPS(keras.Model):
         kwargs.setdefault("name", f"lpips_{net}")
         super().__init__(dtype=dtype, **kwargs)
         trunk_module = get_trunk_module(net)
-        if version not in VERSIONS:
-            raise ValueError(f"version must be one of {VERSIONS}. Received: version={version!r}")
-        if trunk_weights == "keras" and net != "vgg":
-            raise ValueError(f"trunk_weights='keras' exists only for net='vgg' (Keras Applications "
-                             f"VGG16). Received: net={net!r}")
-        if input_scaling is None:
-            if trunk_weights == "keras":
-                input_scaling = "caffe"
-            else:
-                input_scaling = "lpips" if version == "0.1" else "identity"
         self.net = net
         self.version = version
         self.lpips = bool(lpips)
@@ -113,18 +124,28 @@ class LPIPS(keras.Model):
         self.dropout_rate = dropout_rate
         self.trunk_trainable = bool(trunk_trainable)
         self.validate_inputs = bool(validate_inputs)
-        self.input_scaling = input_scaling
+        self.input_scaling = _checked_input_scaling(net, version, trunk_weights, input_scaling)
         self.taps = select_taps(trunk_module, taps)
         tap_indices = [trunk_module.TAPS.index(t) for t in self.taps]
         self.channels = tuple(trunk_module.CHANNELS[i] for i in tap_indices)
         self.min_input_size = trunk_module.MIN_INPUT_SIZE
+        self._build_layers(trunk_module, trunk_weights, tap_indices)
+        if self.lpips:
+            if lin_weights == "official":
+                lin_weights = lpips_weights.official_lin_weights_path(net, version)
+            if lin_weights is not None:
+                self.set_lin_weights(self._read_lin_weights(lin_weights, trunk_module, tap_indices))
+        self.built = True
 
+    def _build_layers(self, trunk_module, trunk_weights, tap_indices):
+        """Scaling, the trunk, then the head: normalisation, differences, lin or sum, averaging."""
         # The trunk is built under the model's dtype policy (Keras Applications' VGG16 takes no
         # dtype argument, it follows the global policy); every other layer computes in the
-        # variable dtype, float32 for the mixed policies.
+        # variable dtype, float32 for the mixed policies. Seeded models draw their random
+        # initial weights in this order (trunk, then lin kernels).
         head_dtype = self.dtype_policy.variable_dtype
         with _global_dtype_policy(head_dtype):
-            self.scaling = lpips_layers.ScalingLayer(input_scaling, name="scaling")
+            self.scaling = lpips_layers.ScalingLayer(self.input_scaling, name="scaling")
         self.trunk = self._build_trunk(trunk_module, trunk_weights, tap_indices)
         with _global_dtype_policy(head_dtype):
             self.normalization = lpips_layers.ChannelNormalization(name="channel_norm")
@@ -134,18 +155,12 @@ class LPIPS(keras.Model):
             if self.lpips:
                 self.lins = []
                 for k, c in enumerate(self.channels):
-                    lin = lpips_layers.NetLin(dropout_rate, name=f"lin{k}")
+                    lin = lpips_layers.NetLin(self.dropout_rate, name=f"lin{k}")
                     lin.build((None, None, None, c))
                     self.lins.append(lin)
             else:
                 self.lins = None
                 self.channel_sum = lpips_layers.ChannelSum(name="channel_sum")
-        if self.lpips:
-            if lin_weights == "official":
-                lin_weights = lpips_weights.official_lin_weights_path(net, version)
-            if lin_weights is not None:
-                self.set_lin_weights(self._read_lin_weights(lin_weights, trunk_module, tap_indices))
-        self.built = True
 
     def _build_trunk(self, trunk_module, trunk_weights, tap_indices):
         """The trunk with its weights, cut after the last selected tap."""
@@ -212,19 +227,7 @@ class LPIPS(keras.Model):
 
     # ----------------------------------------------------------------------------------------
     # The forward pass. `call` is what Keras traces (fit, predict, export, a user's tf.function or
-    # jax.jit); `__call__` sends plain eager calls to a compiled function instead (`fast.py`).
-    def __call__(self, inputs, training=None, **kwargs):
-        if not training and not kwargs:
-            fast = self._fast_path_or_none(inputs)
-            if fast is not None:
-                return fast(inputs)
-        return super().__call__(inputs, training=training, **kwargs)
-
-    def _fast_path_or_none(self, inputs):
-        from lpips_tf.core import compiled as fast
-
-        return fast.eager_fast_path(self, inputs)
-
+    # jax.jit); a plain eager call goes to a compiled function instead (`CompiledEagerCall`).
     def check_input_pair(self, inputs):
         """Splits `[x0, x1]` and checks rank, channels, sizes, matching shapes and dtype.
 
@@ -266,8 +269,8 @@ class LPIPS(keras.Model):
                 if is_float and self.validate_inputs:
                     flag = ops.logical_or(flag, lpips_inputs.bad_values_flag(x, self.normalize))
         if self.normalize:
-            f0 = f0 if was_uint8_0 else 2.0 * f0 - 1.0
-            f1 = f1 if was_uint8_1 else 2.0 * f1 - 1.0
+            f0 = f0 if was_uint8_0 else lpips_inputs.from_unit_range(f0)
+            f1 = f1 if was_uint8_1 else lpips_inputs.from_unit_range(f1)
         return f0, f1, flag
 
     def prepare_inputs(self, inputs, check_values=True):
@@ -276,35 +279,14 @@ class LPIPS(keras.Model):
         f0, f1, _ = self.to_model_range(x0, x1, check_values=check_values)
         return f0, f1
 
-    def tap_features(self, images):
-        """Channel-normalised trunk features of prepared images ([-1, 1]), one tensor per tap."""
-        return [self.normalization(f) for f in _as_list(self.trunk(self.scaling(images)))]
-
-    def _tap_differences(self, x0, x1):
-        """Normalised squared feature differences per tap of two prepared batches."""
-        batch = ops.shape(x0)[0]
-        # One trunk pass over both images: larger matmuls, half the per-call overhead.
-        features = self.tap_features(ops.concatenate([x0, x1], axis=0))
-        return [self.squared_difference([f[:batch], f[batch:]]) for f in features]
-
-    def distance_from_prepared(self, x0, x1, training=False):
-        """The distance of two prepared batches (see `prepare_inputs`), without input checks."""
-        total = None
-        for k, diff in enumerate(self._tap_differences(x0, x1)):
-            per_position = self.lins[k](diff, training=training) if self.lpips else \
-                self.channel_sum(diff)
-            if self.spatial:
-                term = self.upsample([per_position, x0])
-            else:
-                term = self.spatial_average(per_position)
-            total = term if total is None else total + term
-        if self.spatial:
-            return total
-        return ops.squeeze(total, axis=-1)
-
     def call(self, inputs, training=None):
         x0, x1 = self.prepare_inputs(inputs)
         return self.distance_from_prepared(x0, x1, training=training)
+
+    def distance_from_prepared(self, x0, x1, training=False):
+        """The distance of two prepared batches (see `prepare_inputs`), without input checks."""
+        features0, features1 = self.batch_tap_features([x0, x1], training=training)
+        return self.distance_from_features(features0, features1, x0, training=training)
 
     def channel_stats(self, inputs):
         """Per-channel spatial means of the squared differences, concatenated over taps.
@@ -313,8 +295,97 @@ class LPIPS(keras.Model):
         this vector with the concatenated lin weights, which makes cached lin training possible.
         """
         x0, x1 = self.prepare_inputs(inputs)
-        diffs = self._tap_differences(x0, x1)
-        return ops.concatenate([self.spatial_average(d) for d in diffs], axis=-1)
+        return self.channel_stats_from_prepared(x0, x1)[0]
+
+    def channel_stats_from_prepared(self, reference, *others):
+        """`channel_stats` of (reference, other) for each other batch, all in one trunk pass.
+
+        Takes prepared batches of one shape (see `prepare_inputs`); returns one
+        (N, sum(channels)) tensor per other batch. The cached statistics of 2AFC triplets are
+        `channel_stats_from_prepared(ref, p0, p1)`.
+        """
+        features = self.batch_tap_features([reference, *others], training=False)
+        return [self.tap_channel_means(features[0], f) for f in features[1:]]
+
+    # ----------------------------------------------------------------------------------------
+    # Features and the per-tap steps: the one way from prepared images to tap features, and from
+    # two images' tap features to the distance. The forward pass, `channel_stats`,
+    # `lpips_tf.uses.pairwise` and the cached statistics (`lpips_tf.training.cached_stats`) all
+    # take their features from `tap_features`, so that another trunk (with its own `scaling`
+    # and `trunk`) serves every one of them; a caller that evaluates a large image in tiles runs
+    # the tiles through `tap_features` and sums the per-tap maps of `tap_distance_map` over
+    # tiles where `reduce_tap_map` averages one whole map.
+    def tap_features(self, images, training=None):
+        """Prepared images -> channel-normalised trunk features, one tensor per tap.
+
+        scaling -> trunk -> one output per selected tap -> `ChannelNormalization`.
+
+        Args:
+          images: (N, H, W, 3) in [-1, 1], in the input dtype (see `prepare_inputs`).
+          training: passed to the trunk; None takes the calling context's (inference outside).
+
+        Returns:
+          A list of (N, h_t, w_t, C_t) tensors in the variable dtype, in `taps` order; a list of
+          one for a single tap.
+        """
+        outputs = self.trunk(self.scaling(images), training=training)
+        return [self.normalization(f) for f in _as_list(outputs)]
+
+    def batch_tap_features(self, batches, training=None):
+        """`tap_features` of several batches of one image size, in one trunk pass.
+
+        One pass over the concatenated batches does larger matmuls and pays the per-call
+        overhead once. Returns one list of per-tap tensors per batch, in order.
+        """
+        batches = list(batches)
+        if len(batches) == 1:
+            return [self.tap_features(batches[0], training=training)]
+        features = self.tap_features(ops.concatenate(batches, axis=0), training=training)
+        # Where each batch but the last ends in the concatenation (dynamic inside a TF graph).
+        ends = list(itertools.accumulate(ops.shape(b)[0] for b in batches[:-1]))
+        return [[f[start:stop] for f in features]
+                for start, stop in zip([None] + ends, ends + [None])]
+
+    def tap_sizes(self, height, width):
+        """(h_t, w_t) of each tap's features for images of `height` x `width` (shapes only)."""
+        specs = self.trunk.compute_output_spec(keras.KerasTensor((1, height, width, 3)))
+        return [(int(s.shape[1]), int(s.shape[2])) for s in _as_list(specs)]
+
+    def tap_distance_map(self, k, features0, features1, training=None):
+        """Tap k's distance per position: lin k of the squared feature difference, or with
+        lpips=False its channel sum. Features (N, h, w, C) -> (N, h, w, 1)."""
+        difference = self.squared_difference([features0, features1])
+        if self.lpips:
+            return self.lins[k](difference, training=training)
+        return self.channel_sum(difference)
+
+    def reduce_tap_map(self, distance_map, reference):
+        """A tap's distance map -> its term of the distance: the spatial mean, (N, 1), or with
+        spatial=True the map upsampled to the H x W of `reference` (N, H, W, ...), (N, H, W, 1)."""
+        if self.spatial:
+            return self.upsample([distance_map, reference])
+        return self.spatial_average(distance_map)
+
+    def distance_from_features(self, features0, features1, reference, training=None):
+        """The distance from two batches' tap features: the sum over taps of their reduced maps.
+
+        `reference`: the prepared images (N, H, W, 3) whose size a spatial map takes. Returns
+        (N,), or (N, H, W, 1) with spatial=True.
+        """
+        total = None
+        for k, (f0, f1) in enumerate(zip(features0, features1)):
+            term = self.reduce_tap_map(self.tap_distance_map(k, f0, f1, training), reference)
+            total = term if total is None else total + term
+        if self.spatial:
+            return total
+        return ops.squeeze(total, axis=-1)
+
+    def tap_channel_means(self, features0, features1):
+        """Per-channel spatial means of the squared feature differences, concatenated over taps:
+        (N, sum(channels)); the lin-free statistics behind `channel_stats`."""
+        means = [self.spatial_average(self.squared_difference([f0, f1]))
+                 for f0, f1 in zip(features0, features1)]
+        return ops.concatenate(means, axis=-1)
 
     def compute_output_spec(self, inputs, training=None):
         x0 = inputs["image0"] if isinstance(inputs, dict) else inputs[0]
@@ -358,3 +429,23 @@ class LPIPS(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    # ----------------------------------------------------------------------------------------
+    # Presets, KerasHub's convention: the registered configurations by name
+    # (`lpips_tf.core.presets`).
+    presets = lpips_presets.PresetTable()
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """The model a preset names, e.g. `LPIPS.from_preset("vgg-cos")`.
+
+        Args:
+          preset: a name from `LPIPS.presets` ("alex", "alex-cos", "vgg-v0.0", ...), optionally
+            with settings ("alex-cos:taps=4").
+          **overrides: constructor arguments that replace the preset's (`trunk_weights`,
+            `lin_weights`, `spatial`, `normalize`, `taps`, `dtype`, ...).
+
+        Raises:
+          ValueError: an unknown preset (the message lists them) or setting.
+        """
+        return cls(**lpips_presets.preset_config(preset, **overrides))

@@ -363,6 +363,18 @@ def _read_zip_record(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str,
 
 
 def _load_zip(f, source: str):
+    """torch's zip format: `<name>/data.pkl`, one `<name>/data/<key>` record per storage and an
+    optional `<name>/byteorder`; returns (object, storages, read, byteorder)."""
+    zf, prefix, records = _open_zip(f, source)
+    byteorder = _zip_byteorder(zf, records, source)
+    storages: dict[str, tuple[_DType, int]] = {}
+    pkl = _read_zip_record(zf, records["data.pkl"], source, limit=MAX_PICKLE_BYTES)
+    obj = _unpickle(io.BytesIO(pkl), source, _zip_storage_hook(storages, source))
+    return obj, storages, _zip_reader(zf, prefix, records, storages, source), byteorder
+
+
+def _open_zip(f, source):
+    """(zip file, folder prefix, {name under the prefix: record}) of a torch.save archive."""
     try:
         zf = zipfile.ZipFile(f)
         infos = zf.infolist()
@@ -386,16 +398,23 @@ def _load_zip(f, source: str):
             f"{source}: is {kind} without a '{prefix}data.pkl' record; expected "
             "a state dict written by torch.save"
         )
-    byteorder = "little"
-    if "byteorder" in records:
-        mark = bytes(_read_zip_record(zf, records["byteorder"], source, limit=16))
-        if mark not in (b"little", b"big"):
-            raise PthError(
-                f"{source}: byteorder record is {mark!r}; expected b'little' or b'big'"
-            )
-        byteorder = mark.decode()
+    return zf, prefix, records
 
-    storages: dict[str, tuple[_DType, int]] = {}
+
+def _zip_byteorder(zf, records, source):
+    """The storages' byte order: the `byteorder` record's, little-endian without one."""
+    if "byteorder" not in records:
+        return "little"
+    mark = bytes(_read_zip_record(zf, records["byteorder"], source, limit=16))
+    if mark not in (b"little", b"big"):
+        raise PthError(
+            f"{source}: byteorder record is {mark!r}; expected b'little' or b'big'"
+        )
+    return mark.decode()
+
+
+def _zip_storage_hook(storages, source):
+    """The persistent-id hook of the zip format's pickle: records each storage in `storages`."""
 
     def on_storage(data):
         if len(data) != 4:
@@ -412,11 +431,13 @@ def _load_zip(f, source: str):
         dtype, numel = storages[key]
         return _Storage(key, dtype, 0, numel)
 
-    pkl = _read_zip_record(zf, records["data.pkl"], source, limit=MAX_PICKLE_BYTES)
-    obj = _unpickle(io.BytesIO(pkl), source, on_storage)
+    return on_storage
+
+
+def _zip_reader(zf, prefix, records, storages, source):
+    """`read(keys)`: the records of the storages `keys` (checked against the limits beforehand)."""
 
     def read(keys):
-        """Reads the records of the storages `keys` (checked against the limits beforehand)."""
         buffers = {}
         for key in keys:
             dtype, numel = storages[key]
@@ -437,7 +458,7 @@ def _load_zip(f, source: str):
             buffers[key] = _read_zip_record(zf, info, source, nbytes=nbytes)
         return buffers
 
-    return obj, storages, read, byteorder
+    return read
 
 
 # -- legacy format -------------------------------------------------------------
@@ -750,26 +771,53 @@ def _prefixes(value) -> tuple:
 
 
 def _load(f, source: str, expected=None, allowed=(), skip=(), max_bytes=MAX_BYTES):
+    obj, storages, read, byteorder = _read_object(f, source)
+    _check_is_state_dict(obj, source)
+    skip = _prefixes(skip)
+    refs = {k: v for k, v in obj.items() if not (skip and k.startswith(skip))}
+    if expected is not None:
+        # Keys and shapes from the pickle alone: a mismatch costs no allocation.
+        check_shapes({k: v.shape for k, v in refs.items()}, expected, _prefixes(allowed),
+                     source)
+        refs = {k: refs[k] for k in expected}
+    users = _check_sizes(refs, storages, max_bytes, source)
+    buffers = read(list(users))
+    out = collections.OrderedDict()
+    for k, v in refs.items():
+        try:
+            out[k] = _materialise(k, v, buffers, byteorder, source, users[v.storage.key] > 1)
+        except (MemoryError, ValueError, OverflowError) as e:
+            raise PthError(
+                f"{source}: tensor '{k}' of size {v.shape} cannot be built "
+                f"({type(e).__name__}: {e}); the file is corrupt or too large"
+            ) from e
+    return out
+
+
+def _read_object(f, source):
+    """The pickled object and its storages, from either format, told apart by the first bytes."""
     start = f.tell()
     head = f.read(4)
     f.seek(start)
     if head == _ZIP_MAGIC:
-        obj, storages, read, byteorder = _load_zip(f, source)
-    elif len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        obj, storages, read, byteorder = _load_legacy(f, source)
-    elif head and (_ZIP_MAGIC.startswith(head) or head == b"\x80"):
+        return _load_zip(f, source)
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return _load_legacy(f, source)
+    if head and (_ZIP_MAGIC.startswith(head) or head == b"\x80"):
         raise PthError(
             f"{source}: truncated file of {len(head)} bytes; expected a "
             "complete PyTorch .pth file"
         )
-    else:
-        hint = " (a PNG image)" if head == b"\x89PNG" else ""
-        raise PthError(
-            f"{source}: not a PyTorch .pth file: starts with {head!r}{hint}; "
-            "expected a zip archive (b'PK\\x03\\x04') or a pickle (b'\\x80\\x02')"
-            if head else f"{source}: empty file; expected a PyTorch .pth file"
-        )
+    hint = " (a PNG image)" if head == b"\x89PNG" else ""
+    raise PthError(
+        f"{source}: not a PyTorch .pth file: starts with {head!r}{hint}; "
+        "expected a zip archive (b'PK\\x03\\x04') or a pickle (b'\\x80\\x02')"
+        if head else f"{source}: empty file; expected a PyTorch .pth file"
+    )
 
+
+def _check_is_state_dict(obj, source):
+    """A plain mapping of string names to tensors, or a PthError saying what the file holds."""
     if not isinstance(obj, dict):
         raise PthError(
             f"{source}: holds {_describe(obj)}; expected a plain state dict "
@@ -793,15 +841,11 @@ def _load(f, source: str, expected=None, allowed=(), skip=(), max_bytes=MAX_BYTE
             f"{source}: holds a {type(obj).__name__} with non-string keys; "
             "expected a plain state dict mapping names to tensors"
         )
-    skip = _prefixes(skip)
-    refs = {k: v for k, v in obj.items() if not (skip and k.startswith(skip))}
-    if expected is not None:
-        # Keys and shapes from the pickle alone: a mismatch costs no allocation.
-        check_shapes({k: v.shape for k, v in refs.items()}, expected, _prefixes(allowed),
-                      source)
-        refs = {k: refs[k] for k in expected}
 
-    # Everything is checked against the limits before a byte of tensor data is read.
+
+def _check_sizes(refs, storages, max_bytes, source):
+    """Checks every view and the total bytes against the limits before a byte of tensor data is
+    read; returns how many of the tensors use each storage key."""
     out_bytes = sum(_check_view(k, v, source) for k, v in refs.items())
     users = collections.Counter(v.storage.key for v in refs.values())
     storage_bytes = sum(storages[key][1] * storages[key][0].itemsize for key in users)
@@ -811,17 +855,7 @@ def _load(f, source: str, expected=None, allowed=(), skip=(), max_bytes=MAX_BYTE
             f"{out_bytes} bytes of arrays; expected at most {max_bytes} "
             "(pth.MAX_BYTES): refused before reading, the file is corrupt or too large"
         )
-    buffers = read(list(users))
-    out = collections.OrderedDict()
-    for k, v in refs.items():
-        try:
-            out[k] = _materialise(k, v, buffers, byteorder, source, users[v.storage.key] > 1)
-        except (MemoryError, ValueError, OverflowError) as e:
-            raise PthError(
-                f"{source}: tensor '{k}' of size {v.shape} cannot be built "
-                f"({type(e).__name__}: {e}); the file is corrupt or too large"
-            ) from e
-    return out
+    return users
 
 
 def check_shapes(shapes, expected, allowed_extra_prefixes=(), source="state dict"):

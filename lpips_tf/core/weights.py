@@ -4,11 +4,16 @@ Trunk weights are torchvision's published ImageNet checkpoints, downloaded once 
 (`~/.keras/lpips_tf/`, or `$KERAS_HOME/lpips_tf/`) and checked against the SHA-256 prefix that
 torchvision puts in each file name. The lin weights are the authors' calibrated layers, converted
 from the `lpips` 0.1.4 wheel by `tools/convert_lin_weights.py` and shipped in `lpips_tf/core/lin_weights/`.
+
+Every command reads its --trunk_weights through `parse_trunk_weights` (one trunk) or
+`parse_trunk_weights_per_net` ("alex=PATH,vgg=random"), and logs, reports and plot titles name a
+trunk's weights with `describe_trunk_weights`.
 """
 
 import hashlib
 import math
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -269,3 +274,130 @@ def load_lin_weights(path, channels):
                              f"values in [0, {MAX_LIN_WEIGHT:g}] (larger ones overflow the "
                              f"distance to inf; the file is corrupt).")
     return vectors
+
+
+# ------------------------------------------------------------------------------------------------
+# Trunk-weights specifications, as every command takes them (--trunk_weights), and their wording.
+
+# Keyword -> the `LPIPS(trunk_weights=...)` value it stands for; anything else is a file path.
+TRUNK_WEIGHTS_KEYWORDS = {"torchvision": "torchvision", "keras": "keras", "random": None,
+                          "none": None}
+# Nets whose trunk has Keras Applications ImageNet weights (trunk_weights="keras").
+KERAS_WEIGHTS_NETS = ("vgg",)
+# "alex=..." at the start of a specification: a per-net one.
+_PER_NET = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)\s*=")
+_GRAMMAR = ('"torchvision", "keras" (VGG16 only), "random" (or "none"), or a path to a '
+            'torchvision-format .pth / .npz file')
+
+
+class TrunkWeightsSpecError(ValueError):
+    """A trunk-weights specification that cannot be used: bad grammar, unknown net, no file."""
+
+
+def _trunk_nets():
+    from lpips_tf.core.trunks import TRUNKS  # deferred: the trunks import Keras
+
+    return tuple(TRUNKS)
+
+
+def check_trunk_source(net, source, spec=None):
+    """Raises `TrunkWeightsSpecError` when `source` (an `LPIPS(trunk_weights=...)` value) cannot
+    give `net` (None: any net) a trunk: "keras" for a net without Keras Applications weights, or
+    a path that is not a file. `spec` is the specification it came from, for the message."""
+    said = f" (in {spec!r})" if spec is not None and spec != source else ""
+    if source == "keras" and net is not None and net not in KERAS_WEIGHTS_NETS:
+        raise TrunkWeightsSpecError(
+            f"trunk weights 'keras'{said} exist only for {', '.join(KERAS_WEIGHTS_NETS)} (Keras "
+            f"Applications' ImageNet VGG16), not for {net}; expected one of {_GRAMMAR}.")
+    if source not in TRUNK_WEIGHTS_KEYWORDS.values() and not os.path.isfile(source):
+        raise TrunkWeightsSpecError(
+            f"trunk weights file not found: {source}{said}; expected one of {_GRAMMAR}.")
+    return source
+
+
+def ensure_trunk_weights(net, source, spec=None):
+    """`check_trunk_source`, then fetch now what a keyword source needs (torchvision's checkpoint
+    when it is not cached, Keras' VGG16 weights), so that an offline run fails with the download
+    error before anything is written. A cached file is hash-checked when the model loads it."""
+    check_trunk_source(net, source, spec)
+    if source == "torchvision":
+        if not os.path.isfile(os.path.join(cache_dir(), TORCHVISION_FILES[net])):
+            fetch_torchvision_trunk(net)
+    elif source == "keras":
+        keras_vgg16_weights()
+    return source
+
+
+def _is_per_net(spec):
+    return spec is not None and bool(_PER_NET.match(spec)) and not os.path.isfile(spec)
+
+
+def _one_source(text, spec, net=None):
+    value = text.strip()
+    if not value:
+        raise TrunkWeightsSpecError(f"trunk weights {spec!r} name no source; expected one of "
+                                    f"{_GRAMMAR}, or per net, which must look like "
+                                    f'"alex=PATH,vgg=random".')
+    if value.lower() in TRUNK_WEIGHTS_KEYWORDS:
+        value = TRUNK_WEIGHTS_KEYWORDS[value.lower()]
+    else:
+        value = os.path.expanduser(value)
+    return value if value is None else check_trunk_source(net, value, spec)
+
+
+def parse_trunk_weights(spec):
+    """The `LPIPS(trunk_weights=...)` value of a one-trunk specification.
+
+    Grammar (keywords in any case): "torchvision", "keras", "random" or "none" (-> None), or a
+    path, which must be a file; None stays None. Raises `TrunkWeightsSpecError` (a ValueError)
+    saying what was wrong and what is expected. A per-net specification ("alex=PATH,...") is
+    refused here: see `parse_trunk_weights_per_net`.
+    """
+    if spec is None:
+        return None
+    if _is_per_net(spec):
+        raise TrunkWeightsSpecError(
+            f"trunk weights {spec!r} are per net, but this command runs one trunk; expected one "
+            f"of {_GRAMMAR}.")
+    return _one_source(spec, spec)
+
+
+def parse_trunk_weights_per_net(spec, nets=None):
+    """{net: `LPIPS(trunk_weights=...)` value} for every net in `nets` (default: every trunk).
+
+    A one-trunk specification (see `parse_trunk_weights`) applies to every net;
+    "alex=PATH,vgg=random" gives those nets their sources and the others "torchvision". A net
+    not in `nets`, a net named twice, "keras" for a net without Keras weights or a missing file
+    raises `TrunkWeightsSpecError`.
+    """
+    nets = tuple(nets or _trunk_nets())
+    if not _is_per_net(spec):
+        return dict.fromkeys(nets, parse_trunk_weights(spec))
+    example = '"' + ",".join(f"{n}={s}" for n, s in zip(nets, ("PATH", "random"))) + '"'
+    sources = dict.fromkeys(nets, "torchvision")
+    named = set()
+    for item in spec.split(","):
+        net, sep, text = item.partition("=")
+        net = net.strip()
+        if not sep or net not in nets or net in named:
+            raise TrunkWeightsSpecError(
+                f"trunk weights per net must look like {example} (nets: {', '.join(nets)}; each "
+                f"at most once). Received: {spec!r}")
+        named.add(net)
+        sources[net] = _one_source(text, spec, net)
+    return sources
+
+
+def describe_trunk_weights(net, source):
+    """How logs, reports and plot titles name a trunk's weights: "random VGG16 weights",
+    "torchvision ImageNet AlexNet weights", "AlexNet weights from PATH"."""
+    from lpips_tf.core.trunks import get_trunk_module
+
+    title = get_trunk_module(net).TITLE
+    if source is None:
+        return f"random {title} weights"
+    if source == "torchvision":
+        return f"torchvision ImageNet {title} weights"
+    if source == "keras":
+        return f"Keras Applications ImageNet {title} weights"
+    return f"{title} weights from {source}"

@@ -383,9 +383,8 @@ def index_2afc(data_dir, subsets, check_images=True):
         "train/traditional" or "val/cnn".
       check_images: check each image's first and last bytes (a truncated
         file is then reported by name here instead of failing inside
-        `tf.data`). About 50 microseconds per image on a warm disk cache,
-        so ~25 s for the 450k images of the real train set; pass False to
-        skip it for data already verified.
+        `tf.data`; its cost is in the README's "Data" section); pass False
+        to skip it for data already verified.
 
     Returns:
       A `TwoAFCIndex`, triplets sorted by subset then stem.

@@ -2,8 +2,8 @@
 
     python -m lpips_tf.data.download --out ./dataset --which 2afc_val,jnd
 
-2afc_val + jnd are about 1.4 GB, 2afc_train about 5.2 GB; the time is that of
-the download plus a minute or two to unpack and check. Rerunning resumes an
+2afc_val + jnd are about 1.4 GB, 2afc_train about 5.2 GB; unpacking and
+checking follow the download (how long they take: the README's "Data"). Rerunning resumes an
 interrupted download (HTTP Range into `<name>.tar.gz.part`) and skips parts
 already verified (a `.bapps_<part>.json` marker in the output folder).
 
@@ -22,7 +22,6 @@ trailers) and compares the counts with the published ones (reported to a
 tenth of a thousand, so only a gross difference is an error).
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ import time
 import urllib.error
 import urllib.request
 
+from lpips_tf.cli import scripts
 from lpips_tf.data import bapps
 
 __all__ = ["BASE_URL", "DownloadError", "PARTS", "download", "fetch", "safe_extract", "verify"]
@@ -40,8 +40,12 @@ __all__ = ["BASE_URL", "DownloadError", "PARTS", "download", "fetch", "safe_extr
 BASE_URL = "https://perceptual-similarity.s3.us-west-2.amazonaws.com/dataset/"
 
 
-class DownloadError(RuntimeError):
-    """A tarball could not be fetched or unpacked."""
+class DownloadError(OSError):
+    """A tarball could not be fetched or unpacked (an OSError: the commands report it in one
+    line, see `lpips_tf.cli.scripts`)."""
+
+    def __str__(self):  # OSError's str() would prefix "[Errno None]" to a two-argument one
+        return self.args[0] if self.args else ""
 
 
 # part -> (tarball, kind, split, {subset: approximate published count}).
@@ -105,53 +109,67 @@ def fetch(url, dest, progress=True, timeout=60):
         return dest
     part = dest + ".part"
     have = os.path.getsize(part) if os.path.exists(part) else 0
-    headers = {"User-Agent": "lpips_tf"}
-    if have:
-        headers["Range"] = f"bytes={have}-"
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and have:
-            # Range not satisfiable: the part file already holds everything.
-            os.replace(part, dest)
-            return dest
-        raise DownloadError(_offline_message(url, dest, f"HTTP {e.code} {e.reason}")) from e
-    except (urllib.error.URLError, socket.timeout, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise DownloadError(_offline_message(url, dest, reason)) from e
+    response = _open_url(url, dest, have, timeout)
+    if response is None:  # Range not satisfiable: the part file already holds everything.
+        os.replace(part, dest)
+        return dest
     with response:
-        status = getattr(response, "status", None) or response.getcode()
-        length = response.headers.get("Content-Length")
-        length = int(length) if length is not None else None
-        if have and status == 206:
-            mode, start = "ab", have
-            total = have + length if length is not None else None
-        else:
-            # Fresh download, or a server / file:// URL that ignores Range.
-            mode, start, total = "wb", 0, length
-        update = _progress(total) if progress else None
-        done = start
-        try:
-            with open(part, mode) as f:
-                while True:
-                    chunk = response.read(_CHUNK)
-                    if not chunk:
-                        break
-                    f.write(chunk)
-                    done += len(chunk)
-                    if update:
-                        update(done)
-        except (OSError, socket.timeout) as e:
-            raise DownloadError(
-                _offline_message(url, dest, f"transfer interrupted after {done} bytes ({e})")
-            ) from e
+        done, total = _receive(response, part, have, progress, url, dest)
     if total is not None and done != total:
         raise DownloadError(
             _offline_message(url, dest, f"received {done} of {total} bytes; rerun to resume")
         )
     os.replace(part, dest)
     return dest
+
+
+def _open_url(url, dest, have, timeout):
+    """The response to a GET of `url` from byte `have` on; None when the server says there is
+    nothing left to send (HTTP 416 to a ranged request)."""
+    headers = {"User-Agent": "lpips_tf"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:
+            return None
+        raise DownloadError(_offline_message(url, dest, f"HTTP {e.code} {e.reason}")) from e
+    except (urllib.error.URLError, socket.timeout, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DownloadError(_offline_message(url, dest, reason)) from e
+
+
+def _receive(response, part, have, progress, url, dest):
+    """Writes the response body to `part` (appended after `have` bytes when the server resumed);
+    returns (bytes now in `part`, the expected total or None when the server does not say)."""
+    status = getattr(response, "status", None) or response.getcode()
+    length = response.headers.get("Content-Length")
+    length = int(length) if length is not None else None
+    if have and status == 206:
+        mode, start = "ab", have
+        total = have + length if length is not None else None
+    else:
+        # Fresh download, or a server / file:// URL that ignores Range.
+        mode, start, total = "wb", 0, length
+    update = _progress(total) if progress else None
+    done = start
+    try:
+        with open(part, mode) as f:
+            while True:
+                chunk = response.read(_CHUNK)
+                if not chunk:
+                    break
+                f.write(chunk)
+                done += len(chunk)
+                if update:
+                    update(done)
+    except (OSError, socket.timeout) as e:
+        raise DownloadError(
+            _offline_message(url, dest, f"transfer interrupted after {done} bytes ({e})")
+        ) from e
+    return done, total
 
 
 def _check_member(member, root):
@@ -205,6 +223,8 @@ def safe_extract(tar_path, out_dir):
                     raise DownloadError(f"Refusing to unpack {tar_path}: {problem}.")
             kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(root, members=members, **kwargs)
+    except DownloadError:  # an OSError too: not to be wrapped as a damaged file
+        raise
     except (tarfile.TarError, EOFError, OSError) as e:
         raise DownloadError(
             f"Cannot unpack {tar_path} ({e}). The file is damaged or incomplete: delete it and rerun."
@@ -275,57 +295,78 @@ def download(out_dir, which=("2afc_train", "2afc_val", "jnd"), base_url=BASE_URL
     os.makedirs(out_dir, exist_ok=True)
     results = {}
     for part in which:
-        tarball, kind, split, expected = PARTS[part]
         marker = _marker(out_dir, part)
         if os.path.exists(marker) and not force:
             with open(marker) as f:
                 results[part] = json.load(f)["counts"]
             print(f"{part}: already downloaded and verified ({marker}).")
             continue
-        url = base_url.rstrip("/") + "/" + tarball
-        archive = os.path.join(out_dir, tarball)
-        print(f"{part}: fetching {url}")
-        fetch(url, archive, progress=progress)
-        staging = os.path.join(out_dir, f".unpack_{part}")
-        _remove(staging)
-        target = os.path.join(out_dir, kind, split)
-        try:
-            print(f"{part}: unpacking {archive}")
-            safe_extract(archive, staging)
-            found = _find_split_dir(staging, expected)
-            if found is None:
-                raise bapps.DataError(
-                    f"{archive} does not contain the expected {kind}/{split} subsets "
-                    f"{sorted(expected)}."
-                )
-            if os.path.islink(target):  # left by an older, unsafe unpacking: never write through it
-                os.unlink(target)
-            os.makedirs(target, exist_ok=True)
-            for name in os.listdir(target):  # links there can only come from an unsafe unpacking
-                if os.path.islink(os.path.join(target, name)):
-                    os.unlink(os.path.join(target, name))
-            for name in sorted(os.listdir(found)):
-                src, dst = os.path.join(found, name), os.path.join(target, name)
-                _remove(dst)
-                shutil.move(src, dst)
-        finally:
-            # Also on failure: a half-unpacked staging folder is only clutter (and may be large).
-            _remove(staging)
-        print(f"{part}: verifying {target}")
-        counts = verify(out_dir, part, check_images=check_images)
-        with open(marker, "w") as f:
-            json.dump({"part": part, "url": url, "counts": counts, "time": time.time()}, f, indent=2)
-        if not keep_archive:
-            os.remove(archive)
-        results[part] = counts
-        print(f"{part}: OK {counts}")
+        results[part] = _download_part(out_dir, part, base_url, keep_archive, progress,
+                                       check_images)
     return results
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
+def _download_part(out_dir, part, base_url, keep_archive, progress, check_images):
+    """Fetches, unpacks and verifies one part, then writes its marker; returns its counts."""
+    tarball = PARTS[part][0]
+    url = base_url.rstrip("/") + "/" + tarball
+    archive = os.path.join(out_dir, tarball)
+    print(f"{part}: fetching {url}")
+    fetch(url, archive, progress=progress)
+    target = _unpack_part(archive, out_dir, part)
+    print(f"{part}: verifying {target}")
+    counts = verify(out_dir, part, check_images=check_images)
+    with open(_marker(out_dir, part), "w") as f:
+        json.dump({"part": part, "url": url, "counts": counts, "time": time.time()}, f, indent=2)
+    if not keep_archive:
+        os.remove(archive)
+    print(f"{part}: OK {counts}")
+    return counts
+
+
+def _unpack_part(archive, out_dir, part):
+    """Unpacks `archive` in a staging folder and moves its split folder's subsets to
+    `<out_dir>/<kind>/<split>`; returns that folder."""
+    _, kind, split, expected = PARTS[part]
+    staging = os.path.join(out_dir, f".unpack_{part}")
+    _remove(staging)
+    target = os.path.join(out_dir, kind, split)
+    try:
+        print(f"{part}: unpacking {archive}")
+        safe_extract(archive, staging)
+        found = _find_split_dir(staging, expected)
+        if found is None:
+            raise bapps.DataError(
+                f"{archive} does not contain the expected {kind}/{split} subsets "
+                f"{sorted(expected)}."
+            )
+        _move_subsets(found, target)
+    finally:
+        # Also on failure: a half-unpacked staging folder is only clutter (and may be large).
+        _remove(staging)
+    return target
+
+
+def _move_subsets(found, target):
+    """Moves every entry of `found` into `target`, replacing entries of the same name."""
+    if os.path.islink(target):  # only an unsafe unpacking makes one: never write through it
+        os.unlink(target)
+    os.makedirs(target, exist_ok=True)
+    for name in os.listdir(target):  # links there can only come from an unsafe unpacking
+        if os.path.islink(os.path.join(target, name)):
+            os.unlink(os.path.join(target, name))
+    for name in sorted(os.listdir(found)):
+        src, dst = os.path.join(found, name), os.path.join(target, name)
+        _remove(dst)
+        shutil.move(src, dst)
+
+
+def build_parser():
+    parser = scripts.ArgumentParser(
         prog="python -m lpips_tf.data.download",
-        description="Download, unpack and verify the official BAPPS dataset (6.6 GB in all).",
+        description="Download, unpack and verify the official BAPPS dataset (6.6 GB in all).\n\n"
+                    "Exit codes: 0 done, 2 bad usage or bad input, including a download that "
+                    "fails (one line on stderr saying what to fetch by hand and where to put it).",
     )
     parser.add_argument("--out", required=True, help="dataset root (gets 2afc/ and jnd/)")
     parser.add_argument("--which", default="2afc_train,2afc_val,jnd",
@@ -333,14 +374,14 @@ def main(argv=None):
     parser.add_argument("--base_url", default=BASE_URL, help="where the tarballs are served")
     parser.add_argument("--keep_archive", action="store_true", help="keep the .tar.gz files")
     parser.add_argument("--force", action="store_true", help="redo verified parts")
-    args = parser.parse_args(argv)
-    try:
-        download(args.out, args.which, args.base_url, args.keep_archive, force=args.force)
-    except (DownloadError, bapps.DataError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return parser
 
+
+def _run(args):
+    download(args.out, args.which, args.base_url, args.keep_archive, force=args.force)
+
+
+main = scripts.Command(build_parser, _run)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    scripts.run_script(main)

@@ -3,9 +3,9 @@
     python -m lpips_tf.data.synthetic --out /tmp/bapps_synth --photos lpips_tf/data/photos \
         --n_train 2000 --n_val 500 --n_jnd 300 --patch 64 --seed 0
 
-takes 7-12 seconds on two (shared) CPU cores, most of it PNG encoding and
-file creation. It lets the training and evaluation
-code run end to end offline (the real BAPPS is a 6.6 GB download).
+writes 2,500 triplets and 300 JND pairs of 64 px patches (most of the time goes to PNG encoding
+and file creation; the README's "Data" section says how long it takes). It lets the training and
+evaluation code run end to end offline (the real BAPPS is a 6.6 GB download).
 
 SYNTHETIC DATA: the judgments are simulated observers, NOT human judgments.
 Scores on this data say whether a metric recovers the simulated observers'
@@ -35,25 +35,32 @@ How it is made:
 The same seed gives the same dataset, byte for byte. The three parts use
 independent random streams, so changing `--n_train` leaves val and JND as
 they were.
+
+The dataset's marker is `synthetic.json` at its root: `is_synthetic(data_dir)`
+is how training, evaluation and the experiment tell, and `BANNER` is what
+each of them (and this generator) says about it.
+
+TensorFlow (image coding and resizing) is imported when data is made, not
+with this module: `--help`, `BANNER` and `is_synthetic` stay light.
 """
 
-import argparse
+import functools
 import io
 import json
 import os
 import shutil
-import sys
+import textwrap
 import time
 from concurrent import futures
 
 import numpy as np
-import tensorflow as tf
 
-from lpips_tf.data import bapps
+__all__ = ["DISTORTIONS", "BANNER", "MARKER", "generate", "is_synthetic", "load_photos",
+           "make_jnd", "make_twoafc"]
 
-__all__ = ["DISTORTIONS", "BANNER", "generate", "load_photos", "make_jnd", "make_twoafc"]
-
-BANNER = "SYNTHETIC DATA: judgments are simulated observers, NOT human judgments"
+BANNER = ("SYNTHETIC DATA: judgments are simulated observers, NOT human judgments; scores on it "
+          "say nothing about agreement with people")
+MARKER = "synthetic.json"
 SUBSET = "traditional"
 # (name, sensitivity): how visible the distortion is at full strength.
 DISTORTIONS = (
@@ -85,6 +92,10 @@ def load_photos(sources):
         a list of them. Folders contribute their .png/.jpg/.jpeg/.bmp files
         (sorted, not recursive).
     """
+    import tensorflow as tf
+
+    from lpips_tf.data import bapps
+
     if isinstance(sources, (str, os.PathLike)):
         sources = [s for s in str(sources).split(",") if s]
     files = []
@@ -128,7 +139,9 @@ def _sample_patches(photos, n, patch, rng):
         crop = photo[y : y + size, x : x + size]
         crops.append(crop[:, ::-1] if u[i, 3] < 0.5 else crop)
         sizes[i] = size
-    # One resize call per crop size: eager ops cost ~1 ms each.
+    import tensorflow as tf
+
+    # One resize call per crop size, not per crop: each eager call has a fixed overhead.
     for size in np.unique(sizes):
         sel = np.nonzero(sizes == size)[0]
         batch = np.stack([crops[i] for i in sel])
@@ -182,6 +195,8 @@ def _noise(x, s, rng):
 
 
 def _jpeg(x, s, rng):
+    import tensorflow as tf
+
     del rng
     out = np.empty_like(x)
     quality = np.round(90 - 80 * s).astype(int)
@@ -240,6 +255,8 @@ def _downup_factor(s):
 
 
 def _downup(x, s, rng):
+    import tensorflow as tf
+
     del rng
     out = np.empty_like(x)
     factors = _downup_factor(s)
@@ -360,11 +377,15 @@ def make_jnd(photos, n, patch, rng, observers):
 # ----------------------------------------------------------------------------
 # Writing the BAPPS layout.
 
-_encode_pngs = tf.function(
-    lambda images: tf.map_fn(lambda im: tf.io.encode_png(im, compression=1), images, fn_output_signature=tf.string,
-                             parallel_iterations=16),
-    reduce_retracing=True,
-)
+@functools.lru_cache(maxsize=None)
+def _png_encoder():
+    import tensorflow as tf
+
+    return tf.function(
+        lambda images: tf.map_fn(lambda im: tf.io.encode_png(im, compression=1), images,
+                                 fn_output_signature=tf.string, parallel_iterations=16),
+        reduce_retracing=True,
+    )
 
 
 def _write_files(folder, named_bytes):
@@ -380,9 +401,12 @@ def _write_files(folder, named_bytes):
 
 
 def _write_images(folder, images, stems):
+    import tensorflow as tf
+
+    encode = _png_encoder()
     encoded = []
     for start in range(0, len(images), 512):
-        encoded += list(_encode_pngs(tf.constant(images[start : start + 512])).numpy())
+        encoded += list(encode(tf.constant(images[start : start + 512])).numpy())
     _write_files(folder, [(stem + ".png", data) for stem, data in zip(stems, encoded)])
 
 
@@ -452,16 +476,7 @@ def generate(out_dir, photos, n_train=2000, n_val=500, n_jnd=300, patch=64, seed
         "jnd/val/" + SUBSET: ("jnd", n_jnd),
     }
     _clear_parts(out_dir, parts, overwrite)
-    # Independent streams: each part depends only on the seed and its own count.
-    streams = dict(zip(["train", "val", "jnd"], np.random.SeedSequence(seed).spawn(3)))
-    counts, judgments = {}, {}
-    for rel, (part, n) in parts.items():
-        if n == 0:
-            continue
-        rng = np.random.default_rng(streams[part])
-        judgments[rel] = _write_part(os.path.join(out_dir, rel), part, n, photo_arrays, patch,
-                                     rng)
-        counts[rel] = n
+    counts, judgments = _write_parts(out_dir, parts, photo_arrays, patch, seed)
     summary = {
         "warning": BANNER,
         "generator": "lpips_tf.data.synthetic",
@@ -473,16 +488,35 @@ def generate(out_dir, photos, n_train=2000, n_val=500, n_jnd=300, patch=64, seed
         "photos": photo_desc,
         "judgments": judgments,
     }
-    with open(os.path.join(out_dir, "synthetic.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    with open(os.path.join(out_dir, "README.txt"), "w") as f:
-        f.write(_readme(summary))
+    _write_description(out_dir, summary)
     summary["seconds"] = time.perf_counter() - start
     if verbose:
         print(BANNER)
         print(f"Wrote {counts} to {out_dir} in {summary['seconds']:.1f} s "
               f"(see {os.path.join(out_dir, 'README.txt')}).")
     return summary
+
+
+def _write_parts(out_dir, parts, photos, patch, seed):
+    """Writes each part with a count; returns ({part folder: count}, {part folder: judgments})."""
+    # Independent streams: each part depends only on the seed and its own count.
+    streams = dict(zip(["train", "val", "jnd"], np.random.SeedSequence(seed).spawn(3)))
+    counts, judgments = {}, {}
+    for rel, (part, n) in parts.items():
+        if n == 0:
+            continue
+        rng = np.random.default_rng(streams[part])
+        judgments[rel] = _write_part(os.path.join(out_dir, rel), part, n, photos, patch, rng)
+        counts[rel] = n
+    return counts, judgments
+
+
+def _write_description(out_dir, summary):
+    """synthetic.json (the marker every reader checks) and README.txt at the dataset root."""
+    with open(os.path.join(out_dir, MARKER), "w") as f:
+        json.dump(summary, f, indent=2)
+    with open(os.path.join(out_dir, "README.txt"), "w") as f:
+        f.write(_readme(summary))
 
 
 def _photos_and_description(photos):
@@ -522,34 +556,49 @@ def _write_part(folder, part, n, photos, patch, rng):
 
 
 def is_synthetic(data_dir):
-    """True when `data_dir` was written by this generator."""
-    return os.path.isfile(os.path.join(data_dir, "synthetic.json"))
+    """True when `data_dir` was written by this generator: its root holds the marker
+    `synthetic.json` (a marker that cannot be parsed still counts: better labelled than not)."""
+    return os.path.isfile(os.path.join(data_dir, MARKER))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
+def build_parser():
+    from lpips_tf.cli import scripts
+
+    parser = scripts.ArgumentParser(
         prog="python -m lpips_tf.data.synthetic",
-        description="Write a small BAPPS-layout dataset from photographs with traditional "
-        "distortions and SIMULATED observers (" + BANNER + ").",
+        description=textwrap.fill(
+            "Write a small BAPPS-layout dataset from photographs with traditional distortions "
+            "and SIMULATED observers (" + BANNER + ").", 78)
+        + "\n\nExit codes: 0 done, 2 bad usage or bad input (one line on stderr).",
     )
     parser.add_argument("--out", required=True, help="dataset root to write")
     parser.add_argument("--photos", default=_DEFAULT_PHOTOS,
-                        help="folder(s) or image file(s), comma-separated (default: lpips_tf/data/photos)")
+                        help="folder(s) or image file(s), comma-separated (default: the "
+                             "photographs shipped in lpips_tf/data/photos)")
     parser.add_argument("--n_train", type=int, default=2000, help="2AFC train triplets")
     parser.add_argument("--n_val", type=int, default=500, help="2AFC val triplets")
     parser.add_argument("--n_jnd", type=int, default=300, help="JND pairs")
     parser.add_argument("--patch", type=int, default=64, help="patch size in pixels")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--overwrite", action="store_true", help="replace existing parts")
-    args = parser.parse_args(argv)
-    try:
-        generate(args.out, args.photos, args.n_train, args.n_val, args.n_jnd, args.patch,
-                 args.seed, args.overwrite)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return parser
+
+
+def _run(args):
+    generate(args.out, args.photos, args.n_train, args.n_val, args.n_jnd, args.patch, args.seed,
+             args.overwrite)
+
+
+def main(argv=None):
+    """`python -m lpips_tf.data.synthetic` with `argv`; returns the exit code
+    (`lpips_tf.cli.scripts`, imported here: training and evaluation import this module for
+    `BANNER` and `is_synthetic` only)."""
+    from lpips_tf.cli import scripts
+
+    return scripts.Command(build_parser, _run)(argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lpips_tf.cli import scripts
+
+    scripts.run_script(scripts.Command(build_parser, _run))

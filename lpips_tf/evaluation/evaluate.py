@@ -15,19 +15,28 @@ Subsets of the val split are keyed by their short name ("traditional");
 others keep their split ("train/traditional").
 """
 
+import collections
+import dataclasses
 import json
 import os
-import re
+import sys
+import textwrap
 import time
 
 import numpy as np
 
+from lpips_tf.core import presets
+from lpips_tf.core.weights import describe_trunk_weights
+from lpips_tf.core.model import LPIPS
 from lpips_tf.evaluation import scoring
+from lpips_tf.uses import bootstrap
 from lpips_tf.data import bapps
+from lpips_tf.data.synthetic import BANNER, is_synthetic
+from lpips_tf.utils.progress import ProgressBar
 
 __all__ = [
     "BASELINES",
-    "SYNTHETIC_WARNING",
+    "Distance",
     "evaluate",
     "format_markdown",
     "plot_comparison",
@@ -36,12 +45,6 @@ __all__ = [
     "write_outputs",
 ]
 
-SYNTHETIC_WARNING = "SYNTHETIC DATA: judgments are simulated observers, NOT human judgments"
-NETS = ("alex", "vgg", "squeeze")
-# "alex", "vgg-cos", "squeeze-v0.0", and with a tap selection "alex:taps=4", "alex-cos:taps=conv1+conv3"
-# ("+" joins tap names: commas already separate the variants on the command line).
-_OFFICIAL = re.compile(r"^(alex|vgg|squeeze)(?:-(lin|cos|base|baseline))?(?:-v?(0\.0|0\.1))?"
-                       r"(?::taps=([A-Za-z0-9_+]+))?$")
 
 
 def _l2(x0, x1):
@@ -60,13 +63,25 @@ BASELINES = {"l2": _l2, "ssim": _ssim}
 # Variants.
 
 
+@dataclasses.dataclass(frozen=True)
+class Distance:
+    """A distance function of a model, with what its outputs say about it: `trunk_weights`, how
+    its trunk's weights are described ("random VGG16 weights", `describe_trunk_weights`)."""
+
+    fn: object
+    trunk_weights: object = None
+
+    def __call__(self, x0, x1):
+        return self.fn(x0, x1)
+
+
 def model_distance_fn(model):
     """Wraps a Keras model called as `model([x0, x1])` -> (N,) into a distance function.
 
     An `lpips_tf.LPIPS` model's plain call is already compiled (one graph for every batch and
     image size); any other model gets a `tf.function` that may retrace per shape.
     """
-    if hasattr(model, "check_input_pair"):
+    if isinstance(model, LPIPS):
         return lambda x0, x1: np.asarray(model([x0, x1])).reshape(-1)
     import tensorflow as tf
 
@@ -84,96 +99,82 @@ def _saved_model_distance_fn(path):
     return lambda x0, x1: np.asarray(serve(image0=x0, image1=x1)["distance"]).reshape(-1)
 
 
+def _run_trunk_weights(folder):
+    """The description of the trunk weights a train.py run folder's model was trained from
+    (None when the folder has no readable record of them)."""
+    try:
+        with open(os.path.join(folder, "config.json")) as f:
+            record = json.load(f)
+        from lpips_tf.training.variants import get_variant
+
+        variant = get_variant(record["variant"])
+    except (OSError, ValueError, KeyError):
+        return None
+    source = record.get("flags", {}).get("trunk_weights") if variant.pretrained else None
+    return describe_trunk_weights(variant.net, source)
+
+
 def _load_trained(path):
-    """Distance function of a train.py output folder or a .keras file."""
+    """`Distance` of a train.py output folder or a .keras file."""
     import keras
 
     import lpips_tf  # noqa: F401  (registers the custom layers for deserialisation)
 
-    if os.path.isfile(path) and path.endswith(".keras"):
-        return model_distance_fn(keras.saving.load_model(path))
-    keras_file = os.path.join(path, "model.keras")
-    if os.path.isfile(keras_file):
-        return model_distance_fn(keras.saving.load_model(keras_file))
+    folder = os.path.dirname(path) if os.path.isfile(path) else path
+    keras_file = path if os.path.isfile(path) else os.path.join(path, "model.keras")
     saved = os.path.join(path, "saved_model")
-    if os.path.isdir(saved):
-        return _saved_model_distance_fn(saved)
-    raise FileNotFoundError(
-        f"{path} has neither model.keras nor saved_model/ (expected a folder written by train.py)."
-    )
+    if keras_file.endswith(".keras") and os.path.isfile(keras_file):
+        fn = model_distance_fn(keras.saving.load_model(keras_file))
+    elif os.path.isdir(saved):
+        fn = _saved_model_distance_fn(saved)
+    else:
+        raise FileNotFoundError(f"{path} has neither model.keras nor saved_model/ (expected a "
+                                f"folder written by train.py).")
+    return Distance(fn, _run_trunk_weights(folder))
 
 
-def _official(match, trunk_weights):
-    import lpips_tf
+def _official(spec, trunk_weights):
+    """`Distance` of a preset specification ("alex", "vgg-cos", "alex:taps=4")."""
+    from lpips_tf.core.model import LPIPS
 
-    net, kind, version = match.group(1), match.group(2) or "lin", match.group(3) or "0.1"
-    taps = match.group(4)
-    if taps is not None:
-        taps = int(taps) if taps.isdigit() else taps.split("+")
-    lin = kind == "lin"
+    net = spec.preset.net
     if isinstance(trunk_weights, dict):  # per-net sources, e.g. {"alex": path, "squeeze": path}
         trunk_weights = trunk_weights.get(net, "torchvision")
-    # With taps, the official lin weights are reduced to the selected taps (see lpips_tf.LPIPS).
-    model = lpips_tf.LPIPS(
-        net=net, version=version, lpips=lin, spatial=False, trunk_weights=trunk_weights,
-        lin_weights="official" if lin else None, taps=taps,
-    )
-    return model_distance_fn(model)
+    model = LPIPS.from_preset(spec.text, spatial=False, trunk_weights=trunk_weights)
+    return Distance(model_distance_fn(model), describe_trunk_weights(net, trunk_weights))
 
 
-def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
-    """Maps variant specs to distance functions.
+def _trained_name(path):
+    """A trained model's name: its folder's (`<out_dir>/<variant>/model.keras` -> variant)."""
+    name = os.path.basename(os.path.normpath(path))
+    if name.endswith(".keras"):
+        name = name[: -len(".keras")]
+    if name == "model":
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return name
 
-    Args:
-      specs: list (or comma-separated string) of
-        * official pretrained variants: "alex", "vgg", "squeeze" (LPIPS with
-          the authors' lin weights), "-cos" / "-base" for the plain
-          deep-feature distance ("alex-cos"), "-v0.0" for version 0.0, and
-          ":taps=K" (the first K trunk taps) or ":taps=conv1+conv3" (named taps) for a
-          distance over fewer layers ("alex-cos:taps=4");
-        * "l2", "ssim": the baselines;
-        * a path to a train.py output folder (`model.keras` or
-          `saved_model/` inside) or to a .keras file; named by its folder;
-        * or a `(name, callable)` pair.
-      trunk_weights: passed to `lpips_tf.LPIPS` for official variants
-        ("torchvision", "keras", None or a path), or a dict net -> such a value
-        (nets not in it use "torchvision").
-      baselines: add "l2" and "ssim" when not already listed.
 
-    Returns:
-      dict name -> distance function, in the order given (baselines last).
-    """
-    if isinstance(specs, str):
-        specs = [s.strip() for s in specs.split(",") if s.strip()]
-    resolved = []  # (name, fn, from_path)
-    for spec in specs or []:
-        from_path = False
-        if isinstance(spec, tuple):
-            name, fn = spec
-        elif spec in BASELINES:
-            name, fn = spec, BASELINES[spec]
-        elif os.path.exists(spec):
-            name = os.path.basename(os.path.normpath(spec))
-            if name.endswith(".keras"):
-                name = name[: -len(".keras")]
-            if name == "model":  # <out_dir>/<variant>/model.keras
-                name = os.path.basename(os.path.dirname(os.path.abspath(spec)))
-            fn = _load_trained(spec)
-            from_path = True
-        elif _OFFICIAL.match(spec):
-            name, fn = spec, _official(_OFFICIAL.match(spec), trunk_weights)
-        else:
-            raise ValueError(
-                "A variant must be an official name (alex, vgg, squeeze, optionally with -cos, "
-                "-v0.0 and :taps=K), l2, ssim, or an existing path to a train.py output folder. "
-                f"Received: {spec!r}"
-            )
-        resolved.append((name, fn, from_path))
-    # A trained folder named like an official variant (saved_models/alex-cos next to alex-cos) is
-    # told apart by a suffix rather than refused: comparing the two is the point.
-    counts = {}
-    for name, _, _ in resolved:
-        counts[name] = counts.get(name, 0) + 1
+def _resolve(spec, trunk_weights):
+    """(name, distance function, from a path) of one variant specification."""
+    if isinstance(spec, tuple):
+        return spec[0], spec[1], False
+    if spec in BASELINES:
+        return spec, BASELINES[spec], False
+    if os.path.exists(spec):
+        return _trained_name(spec), _load_trained(spec), True
+    try:
+        parsed = presets.parse_spec(spec)
+    except ValueError as error:
+        raise ValueError(f"A variant must be a preset ({', '.join(presets.preset_names())}, "
+                         f"optionally with :taps=K), l2, ssim, or an existing path to a train.py "
+                         f"output folder; {error}") from None
+    return parsed.text, _official(parsed, trunk_weights), False
+
+
+def _unique_names(resolved, specs):
+    """{name: fn}; a trained folder named like another variant (saved_models/alex-cos next to
+    alex-cos) is told apart by a suffix rather than refused: comparing the two is the point."""
+    counts = collections.Counter(name for name, _, _ in resolved)
     variants = {}
     for name, fn, from_path in resolved:
         if from_path and counts[name] > 1:
@@ -181,12 +182,49 @@ def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
         if name in variants:
             raise ValueError(f"Variant name {name!r} appears twice. Received: specs={specs!r}")
         variants[name] = fn
+    return variants
+
+
+def resolve_variants(specs, trunk_weights="torchvision", baselines=True):
+    """Maps variant specs to distance functions.
+
+    Args:
+      specs: list (or comma-separated string) of
+        * presets (`lpips_tf.core.presets`, `LPIPS.presets`): "alex", "vgg", "squeeze" (LPIPS
+          with the authors' lin weights), "-cos" for the cos distance ("alex-cos"), "-v0.0" for
+          version 0.0, and ":taps=K" (the first K trunk taps) or ":taps=conv1+conv3" (named
+          taps) for a distance over fewer layers ("alex-cos:taps=4"); named by the preset's
+          own spelling (an alias such as "alex-lin" is reported as "alex");
+        * "l2", "ssim": the baselines;
+        * a path to a train.py output folder (`model.keras` or
+          `saved_model/` inside) or to a .keras file; named by its folder;
+        * or a `(name, callable)` pair.
+      trunk_weights: passed to `lpips_tf.LPIPS` for presets ("torchvision", "keras", None or a
+        path), or a dict net -> such a value (`parse_trunk_weights_per_net`; nets not in it use
+        "torchvision").
+      baselines: add "l2" and "ssim" when not already listed.
+
+    Returns:
+      dict name -> distance function, in the order given (baselines last); models' are
+      `Distance`s.
+    """
+    if isinstance(specs, str):
+        specs = [s.strip() for s in specs.split(",") if s.strip()]
+    variants = _unique_names([_resolve(spec, trunk_weights) for spec in specs or []], specs)
     if baselines:
         for name, fn in BASELINES.items():
             variants.setdefault(name, fn)
     if not variants:
         raise ValueError("No variants to evaluate.")
     return variants
+
+
+def trunk_weights_note(results):
+    """"Trunk weights: random AlexNet weights; ..." for titles: each distinct description of the
+    evaluated models' trunks once, in order ("" when no model has one)."""
+    described = results.get("_info", {}).get("trunk_weights", {})
+    seen = list(dict.fromkeys(described.values()))
+    return f"Trunk weights: {'; '.join(seen)}" if seen else ""
 
 
 # ----------------------------------------------------------------------------
@@ -243,30 +281,6 @@ def _key(subset):
 # Evaluation.
 
 
-def _progress(target, name, enabled):
-    """A per-batch progress bar on a terminal; one line per subset when stdout is a file or a pipe
-    (a bar's carriage returns would fill a log with one line per update)."""
-    if not enabled:
-        return lambda step: None
-    import sys
-
-    isatty = getattr(sys.stdout, "isatty", None)
-    if not (isatty and isatty()):
-        start = time.perf_counter()
-
-        def line(step):
-            if step == target:
-                print(f"{name}: {target} batches in {time.perf_counter() - start:.1f} s",
-                      flush=True)
-
-        return line
-    import keras
-
-    print(name)
-    bar = keras.utils.Progbar(target, unit_name="batch")
-    return bar.update
-
-
 def _named_errors(dataset, index):
     """Iterates `dataset`; a decode error inside tf.data is re-raised naming the bad file."""
     import tensorflow as tf
@@ -283,18 +297,21 @@ def _named_errors(dataset, index):
         yield item
 
 
-def _collect(dataset, steps, variants, pairs, name, progress):
-    """Runs every variant on every batch; returns ({variant: {pair: d}}, labels)."""
+def _collect(dataset, variants, pairs, bar):
+    """Runs every variant on every batch; returns ({variant: {pair: d}}, labels). `bar`: a
+    `ProgressBar` over the items, or None."""
     dists = {v: {p: [] for p in pairs} for v in variants}
     labels = []
-    update = _progress(steps, name, progress)
-    for step, (images, label_batch) in enumerate(dataset, start=1):
+    for images, label_batch in dataset:
         images = {k: v.numpy() for k, v in images.items()}
         for v, fn in variants.items():
             for p, (a, b) in pairs.items():
                 dists[v][p].append(np.asarray(fn(images[a], images[b]), np.float64).reshape(-1))
         labels.append(label_batch.numpy().reshape(-1))
-        update(step)
+        if bar:
+            bar.add(len(labels[-1]))
+    if bar:
+        bar.close()
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)
     return {v: {p: cat(d) for p, d in ds.items()} for v, ds in dists.items()}, cat(labels)
 
@@ -306,7 +323,8 @@ def _exact_labels(labels, index_labels):
     return index_labels
 
 
-# What each kind of subset compares, and what its items are called in the progress lines.
+# What each kind of subset compares, and what its items are called in the progress lines (a bar
+# on a terminal, a line every 10 s and one at the end in a log; on stdout, with the results).
 _PAIRS = {"2afc": {"d0": ("ref", "p0"), "d1": ("ref", "p1")}, "jnd": {"d": ("p0", "p1")}}
 _ITEMS = {"2afc": "triplets", "jnd": "pairs"}
 
@@ -318,9 +336,9 @@ def _collected_subsets(data_dir, kind, subsets, variants, load_size, batch_size,
     for subset, index, ds in bapps.subset_datasets(data_dir, kind, subsets, load_size,
                                                    batch_size):
         key = _key(subset)
-        steps = -(-len(index) // batch_size)
-        dists, labels = _collect(_named_errors(ds, index), steps, variants, _PAIRS[kind],
-                                 f"{kind} {subset} ({len(index)} {_ITEMS[kind]})", progress)
+        bar = (ProgressBar(len(index), _ITEMS[kind], stream=sys.stdout, label=f"{kind} {subset}")
+               if progress else None)
+        dists, labels = _collect(_named_errors(ds, index), variants, _PAIRS[kind], bar)
         labels = _exact_labels(labels, index.judge if kind == "2afc" else index.same)
         counts[kind][key] = len(index)
         yield key, dists, labels
@@ -372,7 +390,7 @@ def _score_jnd(subsets, variants, results, details, boot):
 
 
 def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot=1000,
-             alpha=0.05, seed=0, progress=True):
+             confidence=0.95, seed=0, progress=True, *, alpha=None):
     """Scores distance functions on 2AFC and JND subsets.
 
     Args:
@@ -380,22 +398,24 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
       variants: dict name -> distance function (see `resolve_variants`).
       sets: see `resolve_sets`.
       load_size, batch_size: as in `lpips_tf.data.twoafc_dataset`.
-      n_boot, alpha, seed: bootstrap of the confidence intervals.
-      progress: a progress bar per subset.
+      n_boot, confidence, seed: bootstrap of the confidence intervals (`alpha` is deprecated).
+      progress: progress per subset on stdout (a bar on a terminal, a line every 10 s in a
+        log).
 
     Returns:
       The results dict (schema in the module docstring), with extra
       "_details" (per-subset arrays, not written to JSON) and "_info" entries.
     """
     start = time.perf_counter()
+    confidence = bootstrap.confidence_from_alpha(alpha, confidence, "evaluate")
     sets = resolve_sets(data_dir, sets)
     results = {v: _empty_scores() for v in variants}
-    synthetic = os.path.isfile(os.path.join(data_dir, "synthetic.json"))
+    synthetic = is_synthetic(data_dir)
     human = {**_empty_scores(),
              "observers": "simulated (synthetic data)" if synthetic else "human"}
     details = {"2afc": {}, "jnd": {}}
     counts = {"2afc": {}, "jnd": {}}
-    boot = {"n_boot": n_boot, "alpha": alpha, "seed": seed}
+    boot = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
 
     def subsets(kind):
         return _collected_subsets(data_dir, kind, sets[kind], variants, load_size, batch_size,
@@ -410,11 +430,13 @@ def evaluate(data_dir, variants, sets="all", load_size=64, batch_size=50, n_boot
     results["_info"] = {
         "data_dir": os.path.abspath(data_dir),
         "synthetic": synthetic,
-        "warning": SYNTHETIC_WARNING if synthetic else None,
+        "warning": BANNER if synthetic else None,
         "counts": counts,
+        "trunk_weights": {v: fn.trunk_weights for v, fn in variants.items()
+                          if isinstance(fn, Distance) and fn.trunk_weights},
         "load_size": load_size,
         "n_boot": n_boot,
-        "confidence": 1 - alpha,
+        "confidence": confidence,
         "seconds": time.perf_counter() - start,
     }
     return results
@@ -448,7 +470,7 @@ def format_markdown(results):
     ]
     lines = []
     if info.get("synthetic"):
-        lines += [f"**{SYNTHETIC_WARNING}.**", ""]
+        lines += [f"**{BANNER}.**", ""]
     conf = int(round(100 * info.get("confidence", 0.95)))
     lines += [
         f"Scores x100 with {conf}% bootstrap confidence intervals"
@@ -474,11 +496,51 @@ def format_markdown(results):
     if counts:
         sizes = ", ".join(f"{kind} {k}: {n}" for kind in counts for k, n in counts[kind].items())
         lines += ["", f"Items per subset: {sizes}. Data: {info.get('data_dir')}."]
+    if trunk_weights_note(results):
+        lines += ["", trunk_weights_note(results) + "."]
     return "\n".join(lines) + "\n"
 
 
+def _plotted_keys(results, variants, kind):
+    """The subsets a panel shows: the 2AFC "mean" only when it averages several subsets."""
+    keys = list(results[variants[0]][kind])
+    if kind == "2afc" and len(keys) == 2 and "mean" in keys:
+        keys.remove("mean")
+    return keys
+
+
+def _bars(ax, results, variants, kind, keys):
+    """One group of bars per subset, one bar per variant, with its interval and its value."""
+    import matplotlib.pyplot as plt
+
+    width = 0.8 / max(1, len(variants))
+    colors = plt.get_cmap("tab10").colors
+    x = np.arange(len(keys))
+    for i, v in enumerate(variants):
+        values = np.array([results[v][kind][k] for k in keys]) * 100
+        cis = np.array([results[v]["ci"][kind][k] for k in keys]) * 100
+        bars = ax.bar(x + (i - (len(variants) - 1) / 2) * width, values, width,
+                      yerr=np.abs(cis.T - values[None]), capsize=2, label=v,
+                      color=colors[i % len(colors)])
+        if len(variants) * len(keys) <= 40:  # the numbers, where they fit, clear of the bars
+            ax.bar_label(bars, fmt="%.1f", fontsize=7, label_type="center", rotation=90,
+                         color="white")
+    human_entry = results.get("human", {})
+    human = human_entry.get(kind, {})
+    ceiling = ("human ceiling" if human_entry.get("observers", "human") == "human"
+               else "simulated-observer ceiling")
+    for j, k in enumerate(keys):
+        if k in human:
+            ax.hlines(100 * human[k], j - 0.45, j + 0.45, colors="k", linestyles="--",
+                      label=ceiling if j == 0 else None)
+    ax.set_xticks(x, keys, rotation=20)
+
+
 def plot_comparison(results, path):
-    """Bar chart of 2AFC and JND scores per subset, with CI error bars, as a PNG."""
+    """Bar chart of 2AFC and JND scores per subset, with CI error bars, as a PNG.
+
+    The axes start at 0, so that bar heights compare honestly; each bar carries its value.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -486,43 +548,31 @@ def plot_comparison(results, path):
 
     variants = _variants(results)
     kinds = [k for k in ("2afc", "jnd") if variants and results[variants[0]][k]]
+    keys = {kind: _plotted_keys(results, variants, kind) for kind in kinds}
     fig, axes = plt.subplots(
-        1, len(kinds), figsize=(max(7, 1.6 * sum(len(results[variants[0]][k]) for k in kinds) + 4), 4.5),
-        squeeze=False, gridspec_kw={"width_ratios": [len(results[variants[0]][k]) for k in kinds]},
-    )
-    width = 0.8 / max(1, len(variants))
-    colors = plt.get_cmap("tab10").colors
+        1, len(kinds), figsize=(max(7, 1.6 * sum(len(k) for k in keys.values()) + 4), 5),
+        squeeze=False, gridspec_kw={"width_ratios": [len(keys[kind]) for kind in kinds]})
     for ax, kind in zip(axes[0], kinds):
-        keys = list(results[variants[0]][kind])
-        x = np.arange(len(keys))
-        for i, v in enumerate(variants):
-            values = np.array([results[v][kind][k] for k in keys]) * 100
-            cis = np.array([results[v]["ci"][kind][k] for k in keys]) * 100
-            err = np.abs(cis.T - values[None])
-            ax.bar(x + (i - (len(variants) - 1) / 2) * width, values, width, yerr=err,
-                   capsize=2, label=v, color=colors[i % len(colors)])
-        human_entry = results.get("human", {})
-        human = human_entry.get(kind, {})
-        ceiling = ("human ceiling" if human_entry.get("observers", "human") == "human"
-                   else "simulated-observer ceiling")
-        for j, k in enumerate(keys):
-            if k in human:
-                label = ceiling if j == 0 else None
-                ax.hlines(100 * human[k], j - 0.45, j + 0.45, colors="k", linestyles="--", label=label)
-        ax.set_xticks(x, keys, rotation=20)
+        _bars(ax, results, variants, kind, keys[kind])
         ax.set_ylabel("2AFC score x100" if kind == "2afc" else "JND mAP x100")
         ax.set_title("2AFC" if kind == "2afc" else "JND")
-        lows = [results[v]["ci"][kind][k][0] for v in variants for k in keys]
-        ax.set_ylim(max(0.0, 100 * min(lows) - 10), 100)
+        ax.set_ylim(0, 105)
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
+    info = results.get("_info", {})
+    conf = int(round(100 * info.get("confidence", 0.95)))
+    resamples = f", {info['n_boot']} resamples" if "n_boot" in info else ""
     # Below the panels: a legend at the side overlaps the last panel when names are long.
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(len(labels), 4),
-               frameon=False)
-    if results.get("_info", {}).get("synthetic"):
-        fig.suptitle(SYNTHETIC_WARNING, color="darkred", fontsize=10)
+               frameon=False, title_fontsize=8,
+               title=f"Error bars: {conf}% bootstrap confidence intervals{resamples}")
+    synthetic = info.get("synthetic")
+    notes = [textwrap.fill(BANNER, 100)] * bool(synthetic) + [trunk_weights_note(results)]
+    if any(notes):
+        fig.suptitle("\n".join(n for n in notes if n), color="darkred" if synthetic else "black",
+                     fontsize=9)
     rows = -(-len(labels) // 4)
-    fig.tight_layout(rect=(0, 0.05 + 0.05 * rows, 1, 1))
+    fig.tight_layout(rect=(0, 0.08 + 0.05 * rows, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

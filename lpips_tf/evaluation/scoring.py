@@ -31,6 +31,8 @@ float precision on real data).
 
 import numpy as np
 
+from lpips_tf.uses import bootstrap
+
 __all__ = [
     "average_precision",
     "bootstrap_ci",
@@ -142,85 +144,29 @@ def score_jnd(distances, same):
     return score, dict(ds=ds, sames=sames, precision=precision, recall=recall)
 
 
-def _bootstrap_indices(rng, n, n_boot, chunk):
-    for start in range(0, n_boot, chunk):
-        yield rng.integers(0, n, size=(min(chunk, n_boot - start), n))
+def bootstrap_ci(data, statistic=None, n_boot=1000, confidence=0.95, seed=0, *, alpha=None):
+    """Percentile bootstrap interval: `lpips_tf.uses.bootstrap.bootstrap_interval`.
 
-
-def _percentiles(values, alpha):
-    low, high = np.percentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return float(low), float(high)
-
-
-def _bootstrap_means(scores, n_boot, rng):
-    scores = np.asarray(scores, np.float64).reshape(-1)
-    # Chunks bound the index matrix at ~8M entries whatever N is.
-    chunk = max(1, 8_000_000 // max(1, scores.size))
-    return np.concatenate(
-        [scores[idx].mean(axis=1) for idx in _bootstrap_indices(rng, scores.size, n_boot, chunk)]
-    )
-
-
-def bootstrap_ci(data, statistic=None, n_boot=1000, alpha=0.05, seed=0):
-    """Percentile bootstrap confidence interval.
-
-    Args:
-      data: per-item scores (1-D), or a tuple of equally long arrays that are
-        resampled together (e.g. `(distances, same)` for JND).
-      statistic: function of the resampled data returning a float; `None`
-        means the mean of the per-item scores (fast, vectorised).
-      n_boot: number of bootstrap resamples.
-      alpha: 0.05 gives a 95% interval.
-      seed: seed of the resampling, for reproducible intervals.
+    `alpha` (0.05 for a 95% interval) is deprecated: pass `confidence` instead.
 
     Returns:
       `(low, high)`.
     """
-    rng = np.random.default_rng(seed)
-    if statistic is None:
-        scores = np.asarray(data, np.float64).reshape(-1)
-        if scores.size == 0:
-            raise ValueError("Cannot bootstrap an empty set of scores.")
-        return _percentiles(_bootstrap_means(scores, n_boot, rng), alpha)
-    arrays = data if isinstance(data, (tuple, list)) else (data,)
-    arrays = [np.asarray(a).reshape(-1) for a in arrays]
-    n = arrays[0].size
-    if n == 0 or any(a.size != n for a in arrays):
-        raise ValueError(
-            "bootstrap_ci needs non-empty arrays of equal length. "
-            f"Received: sizes {[a.size for a in arrays]}"
-        )
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, size=n)
-        sample = [a[idx] for a in arrays]
-        try:
-            values.append(statistic(*sample))
-        except ValueError:
-            # E.g. a JND resample with no "same" pair: skip, it has no mAP.
-            continue
-    if not values:
-        raise ValueError("The statistic failed on every bootstrap resample.")
-    return _percentiles(np.asarray(values, np.float64), alpha)
+    confidence = bootstrap.confidence_from_alpha(alpha, confidence, "bootstrap_ci")
+    return bootstrap.bootstrap_interval(data, statistic, n_boot, confidence, seed)
 
 
-def bootstrap_ci_of_mean(groups, n_boot=1000, alpha=0.05, seed=0):
-    """CI of the mean of per-group means, resampling each group independently.
+def bootstrap_ci_of_mean(groups, n_boot=1000, confidence=0.95, seed=0, *, alpha=None):
+    """Interval of the mean of per-group means, each group resampled within itself:
+    `lpips_tf.uses.bootstrap.bootstrap_interval_of_group_means`.
 
-    This is the interval for "the mean 2AFC score over subsets": each subset
-    is a separate sample, so each is resampled within itself.
-
-    Args:
-      groups: list of 1-D arrays of per-item scores.
+    `alpha` is deprecated: pass `confidence` instead.
 
     Returns:
       `(low, high)`.
     """
-    if not groups:
-        raise ValueError("bootstrap_ci_of_mean needs at least one group.")
-    rng = np.random.default_rng(seed)
-    means = np.mean([_bootstrap_means(g, n_boot, rng) for g in groups], axis=0)
-    return _percentiles(means, alpha)
+    confidence = bootstrap.confidence_from_alpha(alpha, confidence, "bootstrap_ci_of_mean")
+    return bootstrap.bootstrap_interval_of_group_means(groups, n_boot, confidence, seed)
 
 
 # ----------------------------------------------------------------------------

@@ -9,7 +9,8 @@ imports this package's `__init__`:
 
   loop.py          `train()`: the run as a sequence of steps, using the modules below
   config.py        `TrainConfig`, its defaults, `ConfigError`, settings a resume may change
-  checks.py        `check_config`, `check_data_dir`: refuse bad settings before writing anything
+  checks.py        `check_config`, `check_data_dir`, `check_trunk_weights`: refuse bad settings,
+                   missing data or trunk weights that cannot be had before writing anything
   variants.py      `Variant`, `VARIANTS`, `get_variant`, `build_distance_model`
   strategy.py      `make_strategy` (tf.distribute by name), `worker_role` (chief or not)
   run_folder.py    `RunFolder`: file names, fresh start or resume, history.csv, backup, config.json
@@ -29,16 +30,16 @@ from lpips_tf._lazy import lazy_attributes as _lazy_attributes
 
 _NAMES = {
     "lpips_tf.training.artefacts": ("write_lin_weights",),
-    "lpips_tf.training.checks": ("check_config", "check_data_dir"),
-    "lpips_tf.training.config": ("DEFAULT_TRAIN_SETS", "DEFAULT_VAL_SETS", "SELECTIONS",
-                                 "ConfigError", "TrainConfig"),
+    "lpips_tf.training.checks": ("check_config", "check_data_dir", "check_trunk_weights"),
+    "lpips_tf.training.config": ("DEFAULTS", "DEFAULT_TRAIN_SETS", "DEFAULT_VAL_SETS",
+                                 "SELECTIONS", "STRATEGIES", "ConfigError", "TrainConfig"),
     "lpips_tf.uses.judgment": ("JudgmentHead", "TwoAFCModel", "TwoAFCScore",
                                "assemble_2afc_model", "build_2afc_model", "judgment_loss",
                                "two_afc_scores"),
     "lpips_tf.training.loop": ("train",),
     "lpips_tf.training.plots": ("plot_history",),
     "lpips_tf.uses.schedule": ("LinearDecaySchedule",),
-    "lpips_tf.training.strategy": ("STRATEGIES", "make_strategy", "worker_role"),
+    "lpips_tf.training.strategy": ("make_strategy", "worker_role"),
     "lpips_tf.training.variants": ("VARIANTS", "Variant", "build_distance_model", "get_variant"),
 }
 _TABLE = {name: module for module, names in _NAMES.items() for name in names}

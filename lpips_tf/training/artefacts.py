@@ -3,8 +3,11 @@
 (config.json and history.csv belong to `lpips_tf.training.run_folder` / `run_record`.)
 """
 
+import textwrap
+
 import numpy as np
 
+from lpips_tf.data.synthetic import BANNER
 from lpips_tf.uses.export import export_saved_model
 from lpips_tf.training.plots import plot_history
 
@@ -26,5 +29,5 @@ def save_artefacts(run, distance, judgment_model, variant, config, rows, saved_e
         judgment_model.save(run.judgment_model)
     if variant.lpips:
         write_lin_weights(distance, run.lin_weights)
-    title = variant.name + (" (synthetic data)" if synthetic else "")
+    title = variant.name + ("\n" + textwrap.fill(BANNER, 72) if synthetic else "")
     plot_history(rows, run.root, title, marked_epoch=saved_epoch)

@@ -46,6 +46,7 @@ NonNeg constraint, the judgment network and the learning-rate schedule.
 import hashlib
 import json
 import os
+import sys
 
 import numpy as np
 import keras
@@ -54,6 +55,7 @@ import tensorflow as tf
 from lpips_tf.data.bapps import twoafc_dataset
 from lpips_tf.training.datasets import by_epoch, epoch_seed
 from lpips_tf.uses.judgment import CachedLin, assemble_2afc_model
+from lpips_tf.utils.progress import ProgressBar
 
 
 CACHE_FORMAT = 1
@@ -149,23 +151,14 @@ def _write_aliases(model, index, load_size, cache_dir, path, key):
 
 
 def _triplet_stats_fn(model):
-    """A compiled function (ref, p0, p1) -> (stats(ref, p0), stats(ref, p1)), one trunk pass."""
+    """A compiled function (ref, p0, p1) -> (stats(ref, p0), stats(ref, p1)), one trunk pass
+    (`LPIPS.channel_stats_from_prepared`: the model's own features and statistics)."""
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)] * 3,
                  reduce_retracing=True)
     def stats(ref, p0, p1):
-        n = tf.shape(ref)[0]
-        features = model.trunk(model.scaling(tf.concat([ref, p0, p1], axis=0)), training=False)
-        # A trunk cut after one tap may return a bare tensor rather than a list of one.
-        if not isinstance(features, (list, tuple)):
-            features = [features]
-        s0, s1 = [], []
-        for f in features:
-            f = tf.cast(model.normalization(f), tf.float32)
-            r, a, b = f[:n], f[n:2 * n], f[2 * n:]
-            s0.append(tf.reduce_mean(tf.square(r - a), axis=[1, 2]))
-            s1.append(tf.reduce_mean(tf.square(r - b), axis=[1, 2]))
-        return tf.concat(s0, axis=-1), tf.concat(s1, axis=-1)
+        s0, s1 = model.channel_stats_from_prepared(ref, p0, p1)
+        return s0, s1
 
     return stats
 
@@ -180,8 +173,9 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
       load_size: patch size the images are resized to (as in training).
       batch_size: triplets per trunk pass.
       cache_dir: folder for the `.npz` cache; None computes without caching.
-      verbose: 0 silent; 1 a progress bar while computing and a line saying where the
-        statistics came from (or went); 2 that line only.
+      verbose: 0 silent; 1 progress while computing (on stdout: a bar on a terminal, a line
+        every 10 s in a log) and a line saying where the statistics came from (or went); 2 that
+        line only.
       log: function taking one line of text (for the "from cache" / "cached in" lines).
 
     Returns:
@@ -203,15 +197,17 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
             return {**arrays, "cache_file": source, "from_cache": True}
     stats_fn = _triplet_stats_fn(model)
     dataset = twoafc_dataset(index, load_size=load_size, batch_size=batch_size)
-    steps = -(-len(index) // batch_size)
-    bar = keras.utils.Progbar(steps, unit_name="batch") if verbose == 1 else None
+    bar = (ProgressBar(len(index), "triplets", stream=sys.stdout, label="channel statistics")
+           if verbose == 1 else None)
     s0, s1 = [], []
-    for step, (images, _) in enumerate(dataset):
+    for images, _ in dataset:
         a, b = stats_fn(images["ref"], images["p0"], images["p1"])
         s0.append(a.numpy())
         s1.append(b.numpy())
         if bar:
-            bar.update(step + 1)
+            bar.add(len(s0[-1]))
+    if bar:
+        bar.close()
     result = {"s0": np.concatenate(s0), "s1": np.concatenate(s1),
               "judge": np.asarray(index.judge, np.float32)}
     if path:
@@ -233,7 +229,7 @@ STATS_KEYS = ("s0", "s1")
 
 def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta_1=0.5,
                             beta_2=0.999, hidden_units=32, initial_lin_weights=None, compile=True,
-                            name="lpips_cached_2afc", fixed_sum=False):
+                            name="lpips_cached_2afc", cos=False):
     """The 2AFC model of `lpips_tf.uses.judgment.build_2afc_model`, on cached statistics.
 
     Inputs {"s0", "s1"}: (N, sum(channels)) statistics of (ref, p0) and (ref, p1). One shared
@@ -253,24 +249,24 @@ def build_cached_2afc_model(channels, dropout_rate=0.0, learning_rate=1e-4, beta
         (see `CachedLin`).
       compile: compile with Adam and `judgment_loss`.
       name: model name.
-      fixed_sum: the cosine distance: a frozen kernel of ones (d = sum of the statistics), so
-        only the judgment network trains. `initial_lin_weights` and `dropout_rate` must be unset.
+      cos: the cos distance: a frozen kernel of ones (d = sum of the statistics), so only the
+        judgment network trains. `initial_lin_weights` and `dropout_rate` must be unset.
 
     Returns:
       A `TwoAFCModel`.
     """
     total = sum(int(c) for c in channels)
-    if fixed_sum and (initial_lin_weights is not None or dropout_rate):
-        raise ValueError("fixed_sum (the cosine distance) has no lin weights to start from or "
-                         "to drop out.")
+    if cos and (initial_lin_weights is not None or dropout_rate):
+        raise ValueError("cos=True (the cos distance) has no lin weights to start from or to "
+                         "drop out.")
     inputs = {key: keras.Input(shape=(total,), name=key, dtype="float32") for key in STATS_KEYS}
     # With given weights, a zeros initializer: it draws no seed, so the judgment network below
     # gets the same initial weights as in `build_2afc_model` after the same draws. "ones" (the
     # cosine sum) draws none either.
     lin = CachedLin(channels, dropout_rate,
-                    kernel_initializer="ones" if fixed_sum else
+                    kernel_initializer="ones" if cos else
                     None if initial_lin_weights is None else "zeros",
-                    name="lin", trainable=not fixed_sum)
+                    name="lin", trainable=not cos)
     d0 = lin(inputs["s0"])
     d1 = lin(inputs["s1"])
     model = assemble_2afc_model(inputs, d0, d1, learning_rate, beta_1, beta_2, hidden_units,

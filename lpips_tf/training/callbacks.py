@@ -1,6 +1,9 @@
 """The Keras callbacks of a training run: best-epoch checkpoint, CSV and TensorBoard logs, the
 learning rate per epoch, `BackupAndRestore` (resume), and the test hook that kills the process.
 
+history.csv numbers epochs from 1, as the log ("Epoch 1/10"), the plots and config.json's
+`saved_epoch` do (`HistoryLogger`); Keras counts them from 0 inside `fit`.
+
 Test hook: when the environment variable `LPIPS_TF_TEST_KILL_AFTER_EPOCH=k` is set, `train` ends
 the process with `os._exit(KILL_EXIT_CODE)` right after epoch k (1-based) has been logged and backed
 up, as a crash would. The tests use it to check resuming; nothing else should set it.
@@ -29,7 +32,7 @@ def fit_callbacks(run, first_epoch, extra=None, log=print):
         keras.callbacks.ModelCheckpoint(
             run.best, monitor="val_two_afc", mode="max", save_best_only=True,
             save_weights_only=True, initial_value_threshold=best_so_far, verbose=0),
-        keras.callbacks.CSVLogger(run.history, append=True),
+        HistoryLogger(run.history, append=True),
         *tensorboard_callbacks(run.tensorboard, log),
         *(extra or []),
         # Last of the built-ins: an epoch counts as done once every log line for it is written.
@@ -39,6 +42,13 @@ def fit_callbacks(run, first_epoch, extra=None, log=print):
     if kill_after:
         callbacks.append(KillAfterEpoch(int(kill_after)))
     return callbacks
+
+
+class HistoryLogger(keras.callbacks.CSVLogger):
+    """`CSVLogger` with epochs numbered from 1 (`run_folder.read_history` reads both)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
 
 
 class LearningRateLogger(keras.callbacks.Callback):

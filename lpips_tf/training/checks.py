@@ -1,12 +1,12 @@
-"""Configuration checks: refuse a bad `TrainConfig` or a missing dataset before anything is written.
+"""Configuration checks: refuse a bad `TrainConfig`, a missing dataset or trunk weights that cannot
+be had before anything is written.
 
 `check_config` gathers every problem into one `ConfigError`, so a user fixes a command line once.
 """
 
 import os
 
-from lpips_tf.training.config import SELECTIONS, ConfigError
-from lpips_tf.training.strategy import STRATEGIES
+from lpips_tf.training.config import SELECTIONS, STRATEGIES, ConfigError
 from lpips_tf.training.variants import VARIANTS, get_variant
 from lpips_tf.core.trunks import get_trunk_module, select_taps
 
@@ -80,4 +80,15 @@ def check_data_dir(data_dir):
         raise FileNotFoundError(f"data_dir {data_dir!r} does not exist. {hint}")
     if not os.path.isdir(os.path.join(data_dir, "2afc")):
         raise FileNotFoundError(f"data_dir {data_dir!r} has no 2afc/ folder. {hint}")
+
+
+
+def check_trunk_weights(variant, trunk_weights):
+    """Makes sure the pretrained trunk a run starts from is at hand: torchvision's checkpoint is
+    downloaded now if it is not cached (offline, the `WeightsDownloadError` saying what to fetch
+    comes before anything is written), a path must be a file. Random-trunk variants need none."""
+    from lpips_tf.core.weights import ensure_trunk_weights
+
+    if variant.pretrained and trunk_weights is not None:
+        ensure_trunk_weights(variant.net, os.fspath(trunk_weights))
 

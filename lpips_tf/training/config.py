@@ -1,6 +1,9 @@
 """The settings of a training run: `TrainConfig`, its defaults, `ConfigError`, and which settings a
 resumed run may change.
 
+The defaults are written once, in `TrainConfig`; `DEFAULTS` reads them for the command lines
+(train.py's and experiment.py's flags) and for settings a run recorded before they existed.
+
 The checks that need the variant registry or the trunks live in `lpips_tf.training.checks`, so
 that this module imports nothing from the rest of the package (the registry raises `ConfigError`).
 """
@@ -13,6 +16,9 @@ DEFAULT_TRAIN_SETS = ("train/traditional", "train/cnn", "train/mix")
 DEFAULT_VAL_SETS = ("val/traditional", "val/cnn", "val/superres", "val/deblur", "val/color",
                     "val/frameinterp")
 SELECTIONS = ("best", "last")
+# The names `lpips_tf.training.strategy.make_strategy` takes (here: flags list them without
+# loading TensorFlow).
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 class ConfigError(ValueError):
@@ -135,13 +141,13 @@ def resolve_verbose(verbose):
 # Settings that may change when a killed run is resumed; any other change is refused.
 RESUMABLE_CHANGES = ("strategy", "verbose", "overwrite", "out_dir", "select",
                      "save_judgment_model", "stats_cache_dir")
-# Defaults of settings added later: a run recorded before they existed used these.
-_FLAG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+# Every setting's default; a run recorded before a setting existed used its default.
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 def changed_settings(config, saved_flags):
     """Settings of `config` that differ from a recorded run's `flags` and may not change on
     resume, as {name: (saved, now)}."""
-    saved = {**_FLAG_DEFAULTS, **saved_flags}
+    saved = {**DEFAULTS, **saved_flags}
     return {k: (saved.get(k), v) for k, v in config.flags().items()
             if k not in RESUMABLE_CHANGES and saved.get(k) != v}

@@ -14,6 +14,7 @@ import os
 import tensorflow as tf
 
 from lpips_tf.data import bapps
+from lpips_tf.data.synthetic import is_synthetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +37,7 @@ class RunData:
         full_steps = math.ceil(len(train_index) / config.batch_size)
         return cls(
             train_index, val_index,
-            synthetic=os.path.isfile(os.path.join(config.data_dir, "synthetic.json")),
+            synthetic=is_synthetic(config.data_dir),
             steps=min(full_steps, config.steps_per_epoch or full_steps),
             total_epochs=config.epochs + config.epochs_decay)
 

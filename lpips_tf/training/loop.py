@@ -8,8 +8,9 @@ Files written:
                         `save_judgment_model`.
   lin_weights.npz       lin0..linK (C,) arrays: `lpips_tf.LPIPS(lin_weights=path)` (lin
                         variants only; cosine variants have no lin layers).
-  history.csv           one row per epoch: learning_rate, loss, two_afc, val_loss,
-                        val_two_afc (CSVLogger, appended to on resume).
+  history.csv           one row per epoch, numbered from 1 like the log and the plots:
+                        learning_rate, loss, two_afc, val_loss, val_two_afc (appended to on
+                        resume; a run folder written when it counted from 0 still resumes).
   accuracy.png, loss.png  train vs validation per epoch.
   config.json           all settings, the data (flagged when synthetic), the saved epoch.
   checkpoints/best.weights.h5, tensorboard/  and, while running, backup/.
@@ -37,10 +38,11 @@ import time
 
 import numpy as np
 
+from lpips_tf.data.synthetic import BANNER
 from lpips_tf.training.run_lock import RunFolderGuard
 from lpips_tf.training.artefacts import save_artefacts
 from lpips_tf.training.callbacks import fit_callbacks
-from lpips_tf.training.checks import check_config, check_data_dir
+from lpips_tf.training.checks import check_config, check_data_dir, check_trunk_weights
 from lpips_tf.training.config import resolve_verbose, run_name
 from lpips_tf.training.datasets import RunData
 from lpips_tf.training.run_folder import RunFolder
@@ -89,6 +91,7 @@ def _train(config, callbacks, log, guard):
     run = RunFolder.for_worker(config.out_dir, run_name(variant, config.taps),
                                *worker_role(strategy))
     data = RunData.load(config)
+    check_trunk_weights(variant, config.trunk_weights)  # offline: the download error, here
     guard.lock(run.root, run.config)  # before prepare, which may delete a partial run's files
     first_epoch, previous = run.prepare(config, log)
     _log_plan(config, variant, data, strategy, log)
@@ -113,11 +116,11 @@ def _train(config, callbacks, log, guard):
 
 
 def _log_plan(config, variant, data, strategy, log):
-    log(f"Variant {variant.name}: {variant.description}")
+    log(f"Variant {variant.name}: {variant.describe(config.trunk_weights)}")
     if config.taps is not None:
         log(f"Taps: {config.taps} (--taps), in {run_name(variant, config.taps)}/.")
     if data.synthetic:
-        log("SYNTHETIC DATA: the judgments are simulated observers, NOT human judgments.")
+        log(BANNER + ".")
     log(f"{len(data.train_index)} training triplets ({', '.join(data.train_index.subsets)}), "
         f"{len(data.val_index)} validation triplets ({', '.join(data.val_index.subsets)}); "
         f"{data.steps} steps of {config.batch_size} per epoch, {data.total_epochs} epochs "

@@ -10,7 +10,7 @@ def plot_history(rows, run_dir, title, marked_epoch=None):
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    epochs = [r["epoch"] + 1 for r in rows]
+    epochs = [r["epoch"] for r in rows]  # 1-based (run_folder.read_history)
     written = []
     for key, ylabel, fname, scale in (("two_afc", "2AFC score (%)", "accuracy.png", 100.0),
                                       ("loss", "binary cross-entropy", "loss.png", 1.0)):
@@ -20,7 +20,12 @@ def plot_history(rows, run_dir, title, marked_epoch=None):
             ax.plot(epochs, values, style, label=label)
         if marked_epoch is not None:
             ax.axvline(marked_epoch, color="grey", linestyle=":", label=f"saved (epoch {marked_epoch})")
-        ax.set_title(f"{title}: {'2AFC score' if key == 'two_afc' else 'loss'}")
+        what = "2AFC score" if key == "two_afc" else "loss"
+        first, _, rest = title.partition("\n")
+        if rest:  # the synthetic-data banner, under the title
+            ax.set_title(f"{first}: {what}\n{rest}", fontsize=9)
+        else:
+            ax.set_title(f"{first}: {what}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.xaxis.get_major_locator().set_params(integer=True)

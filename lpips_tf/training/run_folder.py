@@ -17,15 +17,21 @@ from lpips_tf.training.config import ConfigError, changed_settings
 
 
 def read_history(path):
-    """Rows of a CSVLogger file as dicts of floats (epoch as int)."""
+    """Rows of history.csv as dicts of floats, with "epoch" an int counted from 1.
+
+    Runs written before history.csv counted epochs from 1 (Keras' CSVLogger counts from 0) have a
+    first row of epoch 0: those numbers are shifted, so that old run folders resume and report
+    like new ones. A history always starts at the run's first epoch, so its first row tells.
+    """
     if not os.path.isfile(path):
         return []
     with open(path, newline="") as f:
-        rows = []
-        for row in csv.DictReader(f):
-            rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()
-                         if v not in (None, "")})
-        return rows
+        rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()
+                 if v not in (None, "")} for row in csv.DictReader(f)]
+    if rows and rows[0].get("epoch") == 0:
+        for row in rows:
+            row["epoch"] += 1
+    return rows
 
 
 def write_history(path, rows):
@@ -101,8 +107,9 @@ class RunFolder:
                 if done:
                     self._check_resumable(config, previous)
                     # Rows logged after the last backup belong to an epoch that will run again.
+                    # Written back counted from 1, as the resumed epochs will be appended.
                     write_history(self.history,
-                                  [r for r in self.read_history() if r["epoch"] < done])
+                                  [r for r in self.read_history() if r["epoch"] <= done])
                     log(f"Resuming {self.root} after epoch {done} (from {self.backup}).")
                     return done, previous
                 log(f"{self.root}: an interrupted run without a backup; starting again.")

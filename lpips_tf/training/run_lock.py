@@ -1,7 +1,7 @@
 """One training run per run folder: a lock file, and config.json marked when a run fails.
 
-Two `train.py` runs into the same `--out_dir` used to corrupt each other (the second deleted the
-live run's history and checkpoints, or died in h5py). A run now holds `<parent>/.<folder>.lock`
+Two `train.py` runs into the same `--out_dir` would corrupt each other (the second deletes the
+live run's history and checkpoints, or dies in h5py). So a run holds `<parent>/.<folder>.lock`
 beside its run folder, created with O_CREAT | O_EXCL (atomic, also on NFS v3+), holding the pid,
 host, start time and command of the holder. The lock sits beside the folder, not in it, because
 `--overwrite` removes the run folder and a fresh run must find it empty.

@@ -12,6 +12,8 @@ import time
 import keras
 import tensorflow as tf
 
+from lpips_tf.data.synthetic import BANNER
+
 
 def _now():
     return datetime.datetime.now().isoformat(timespec="seconds")
@@ -29,7 +31,7 @@ def started_record(config, variant, data, setup, strategy, previous=None, first_
     record = {
         "status": "running",
         "variant": variant.name,
-        "description": variant.description,
+        "description": variant.describe(config.trunk_weights),
         "flags": config.flags(),
         "trunk_weights_used": (config.trunk_weights if variant.pretrained else
                                f"none: random (Keras default initialisers, seed {config.seed})"),
@@ -41,9 +43,7 @@ def started_record(config, variant, data, setup, strategy, previous=None, first_
         "data": {
             "data_dir": os.path.abspath(config.data_dir),
             "synthetic": data.synthetic,
-            "note": ("SYNTHETIC DATA: judgments are simulated observers, NOT human judgments; "
-                     "scores on it say nothing about agreement with people.") if data.synthetic
-            else "BAPPS-layout data with human judgments.",
+            "note": BANNER + "." if data.synthetic else "BAPPS-layout data with human judgments.",
             "train_triplets": len(data.train_index),
             "val_triplets": len(data.val_index),
         },

@@ -95,7 +95,7 @@ def cached_setup(config, variant, strategy, data, first_epoch, log=print):
     model = build_cached_2afc_model(
         distance.channels, dropout_rate=config.cached_dropout, learning_rate=schedule,
         beta_1=config.beta1, initial_lin_weights=distance.get_lin_weights() or None,
-        fixed_sum=not variant.lpips)
+        cos=not variant.lpips)
     return Setup(train_ds, val_ds, distance, schedule, model, record)
 
 
@@ -103,7 +103,8 @@ def _triplet_statistics(config, distance, data, log):
     """The statistics of the training and validation triplets, and a record of where they came
     from for config.json."""
     cache_dir = config.stats_cache()
-    verbose = 1 if resolve_verbose(config.verbose) == 1 else 2
+    # Progress unless fit is silent: a bar on a terminal, a line every 10 s in a log.
+    verbose = 2 if resolve_verbose(config.verbose) == 0 else 1
     record = {"dir": os.path.abspath(cache_dir)}
     stats_start = time.time()
     arrays = {}

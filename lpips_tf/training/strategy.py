@@ -6,7 +6,7 @@ run folder (see `lpips_tf.training.run_folder.RunFolder.for_worker`).
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+from lpips_tf.training.config import STRATEGIES
 
 
 def make_strategy(name):

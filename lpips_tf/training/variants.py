@@ -13,6 +13,7 @@ an option of the distance model that variants carry goes into `Variant` and
 import dataclasses
 
 from lpips_tf.core.model import LPIPS
+from lpips_tf.core.weights import describe_trunk_weights
 from lpips_tf.training.config import ConfigError
 from lpips_tf.core.trunks import get_trunk_module
 
@@ -27,7 +28,8 @@ class Variant:
       lpips: learned lin layers (False: the plain cosine distance, nothing to weight).
       pretrained: trunk starts from ImageNet weights (`trunk_weights`); False: random init.
       tune_trunk: the trunk's weights train too.
-      description: one line for logs, `config.json` and `--help`.
+      text: one line for logs, `config.json` and `--help`, with "{weights}" where a pretrained
+        trunk's weights are named (`describe`).
       taps: the trunk taps the distance reads, as `lpips_tf.LPIPS(taps=...)` takes them: None
         for all (the paper), an int k for the first k.
     """
@@ -37,8 +39,19 @@ class Variant:
     lpips: bool
     pretrained: bool
     tune_trunk: bool
-    description: str
+    text: str
     taps: object = None
+
+    def describe(self, trunk_weights="torchvision"):
+        """The one-line description of a run with these trunk weights (ignored when the trunk
+        is random by design), named by `lpips_tf.core.weights.describe_trunk_weights`."""
+        source = trunk_weights if self.pretrained else None
+        return self.text.format(weights=describe_trunk_weights(self.net, source))
+
+    @property
+    def description(self):
+        """The description with the default trunk weights (torchvision's ImageNet ones)."""
+        return self.describe()
 
     @property
     def trains_distance(self):
@@ -54,21 +67,20 @@ class Variant:
         return not self.tune_trunk
 
 
-_NET_NAMES = {"alex": "AlexNet", "vgg": "VGG16", "squeeze": "SqueezeNet 1.1"}
 _COS_NOTE = ("The distance has no weights to train: training fits only the judgment network G "
              "(so the loss curve falls), and the 2AFC score, fixed by the distance, does not "
              "change with training.")
 # One row per family, named `<net>-<suffix>`: (suffix, nets, lpips, pretrained, tune_trunk,
-# description with `{title}` for the trunk's name).
+# description with `{title}` for the trunk's name and `{{weights}}` for its weights').
 _FAMILIES = (
     ("lin", ("alex", "vgg", "squeeze"), True, True, False,
-     "{title} trunk, ImageNet-pretrained and frozen; lin layers trained from a random "
-     "non-negative start with dropout (the paper's 'lin')."),
+     "{title} trunk ({{weights}}), frozen; lin layers trained from a random non-negative "
+     "start with dropout (the paper's 'lin')."),
     ("cos", ("alex", "vgg", "squeeze"), False, True, False,
-     "{title} trunk, ImageNet-pretrained and frozen; cosine distance (sum over channels "
-     "of squared differences of unit-normalised features), no lin layers. " + _COS_NOTE),
+     "{title} trunk ({{weights}}), frozen; the cos distance (sum over channels of squared "
+     "differences of unit-normalised features), no lin layers. " + _COS_NOTE),
     ("tune", ("alex", "vgg"), True, True, True,
-     "{title} trunk from ImageNet weights, fine-tuned together with the lin layers "
+     "{title} trunk from {{weights}}, fine-tuned together with the lin layers "
      "(the paper's 'tune')."),
     ("scratch", ("alex", "vgg"), True, False, True,
      "{title} trunk from random initialisation, trained together with the lin layers "
@@ -87,11 +99,11 @@ def _make_variants():
         for net in nets:
             name = f"{net}-{suffix}"
             variants[name] = Variant(name, net, lpips, pretrained, tune_trunk,
-                                     description.format(title=_NET_NAMES[net]))
+                                     description.format(title=get_trunk_module(net).TITLE))
     variants["vgg-rand-cos"] = Variant(
         "vgg-rand-cos", "vgg", False, False, False,
-        "Untrained VGG16 (random initialisation), cosine distance, no lin layers: the "
-        "'random network' baseline. " + _COS_NOTE)
+        "Untrained VGG16 (random initialisation), the cos distance, no lin layers: the "
+        "paper's 'random network'. " + _COS_NOTE)
     # The seed experiment's shallow models: the frozen-trunk families cut after k taps.
     for net, k in _SHALLOW:
         for suffix in ("lin", "cos"):
@@ -99,8 +111,7 @@ def _make_variants():
             name = f"{net}{k}-{suffix}"
             layers = ", ".join(get_trunk_module(net).TAPS[:k])
             variants[name] = dataclasses.replace(
-                full, name=name, taps=k,
-                description=f"First {k} taps ({layers}) of the {full.description}")
+                full, name=name, taps=k, text=f"First {k} taps ({layers}) of the {full.text}")
     return dict(sorted(variants.items()))
 
 

@@ -49,18 +49,19 @@ import keras
 import numpy as np
 from keras import ops
 
-from lpips_tf.core.inputs import check_static_shape
+from lpips_tf.core import inputs as lpips_inputs
+from lpips_tf.core.model import LPIPS
+from lpips_tf.uses import bootstrap
 
 __all__ = ["pairwise", "diversity", "Diversity", "feature_size"]
 
 # Float64 working copies of feature slices are kept below this many bytes per chunk step.
 _WORK_BYTES = 64 * 2**20
-# Inputs may stray this far outside their declared range (the model's own rule).
-_RANGE_MARGIN = 0.5
 
 
 # ------------------------------------------------------------------------------------------------
-# Input handling (mirrors LPIPS._prepare / _check_values, in numpy so that no backend is imported).
+# Input handling: the model's rules and messages (`lpips_tf.core.inputs`), on NumPy batches so that
+# a large set is converted batch by batch, and a refused image is named by its index in the set.
 def _as_image_set(images, which):
     """A 4-D (N, H, W, 3) array-like, or a sequence of (H, W, 3) images of one size."""
     if hasattr(images, "shape") and hasattr(images, "dtype") and len(images.shape) != 3:
@@ -91,45 +92,32 @@ def _as_image_set(images, which):
 
 def _check_shape(shape, which, model):
     # The model's own rank / channel / size rules and messages, plus: a set cannot be empty.
-    check_static_shape(shape, which, model.min_input_size, model.net)
+    lpips_inputs.check_static_shape(shape, which, model.min_input_size, model.net)
     if shape[0] == 0:
         raise ValueError(f"{which} is empty.")
 
 
 def _prepare_batch(batch, which, start, model):
-    """One batch as float32 in [-1, 1], after the model's dtype and range rules."""
+    """One batch as float32 in [-1, 1], after the model's dtype and value rules."""
     x = np.asarray(batch)  # numpy, memmap slices, TensorFlow / JAX / torch CPU tensors.
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 127.5 - 1.0
-    if not np.issubdtype(x.dtype, np.floating):
-        expected = "[0, 1] (normalize=True)" if model.normalize else "[-1, 1]"
-        raise ValueError(f"{which} must be float ({expected}) or uint8 (0..255). Received dtype "
-                         f"{x.dtype}.")
+    kind = lpips_inputs.check_dtype_kind(x.dtype, which, model.normalize)
+    if kind == "uint8":
+        return lpips_inputs.from_uint8(x.astype(np.float32))
     x = x.astype(np.float32)
     if model.validate_inputs:
-        low, high = (0.0, 1.0) if model.normalize else (-1.0, 1.0)
-        finite = np.isfinite(x).all(axis=(1, 2, 3))
-        if not finite.all():
-            raise ValueError(f"{which}[{start + int(np.argmin(finite))}] contains NaN or "
-                             f"infinite values.")
-        if x.min() < low - _RANGE_MARGIN or x.max() > high + _RANGE_MARGIN:
-            expected = "[0, 1] (normalize=True)" if model.normalize else "[-1, 1]"
-            bad = np.nonzero((x.min(axis=(1, 2, 3)) < low - _RANGE_MARGIN) |
-                             (x.max(axis=(1, 2, 3)) > high + _RANGE_MARGIN))[0][0]
-            raise ValueError(
-                f"{which}[{start + int(bad)}] has values in [{x[bad].min():.4g}, "
-                f"{x[bad].max():.4g}], far outside the expected range {expected}. Scale 0..255 "
-                f"images with x / 127.5 - 1 (or pass uint8), [0, 1] images with normalize=True.")
+        bad = lpips_inputs.bad_images(x, model.normalize)
+        if bad.size:
+            lpips_inputs.check_values_eager(x[bad[0]], f"{which}[{start + int(bad[0])}]",
+                                            model.normalize)
     if model.normalize:
-        x = 2.0 * x - 1.0
+        x = lpips_inputs.from_unit_range(x)
     return x
 
 
 def _check_model(model):
-    for attribute in ("trunk", "scaling", "normalization", "spatial", "lpips", "channels"):
-        if not hasattr(model, attribute):
-            raise TypeError(f"pairwise needs an lpips_tf.LPIPS model; {type(model).__name__} has "
-                            f"no {attribute!r}.")
+    if not isinstance(model, LPIPS):
+        raise TypeError(f"pairwise needs an lpips_tf.LPIPS model. Received: "
+                        f"{type(model).__name__}.")
     if model.spatial:
         raise ValueError("pairwise works only for non-spatial models (spatial=False): a spatial "
                          "distance map is not a product of per-image features. Build the model "
@@ -181,11 +169,10 @@ class _FeatureStore:
 
 
 def _features(model, x, keep, factors):
-    """g for one prepared batch: normalised taps, weighted, flattened, concatenated (float32)."""
-    taps = model.trunk(model.scaling(x), training=False)
+    """g for one prepared batch: the model's tap features, weighted, flattened, concatenated."""
     parts = []
-    for f, idx, factor in zip(taps, keep, factors):
-        y = ops.convert_to_numpy(model.normalization(f)).astype(np.float32)
+    for y, idx, factor in zip(model.tap_features(x, training=False), keep, factors):
+        y = ops.convert_to_numpy(y).astype(np.float32)
         positions = y.shape[1] * y.shape[2]
         # sqrt(w / P) folds the lin layer and the spatial mean into a plain squared distance.
         y = y[..., idx] * (factor / np.sqrt(positions)).astype(np.float32)
@@ -197,8 +184,8 @@ def feature_size(model, height, width):
     """Float32 numbers stored per image of this size by `pairwise` (times 4 for bytes)."""
     _check_model(model)
     scales = _channel_scales(model)
-    taps = model.trunk.compute_output_spec(keras.KerasTensor((1, height, width, 3)))
-    return int(sum(t.shape[1] * t.shape[2] * int((w > 0).sum()) for t, w in zip(taps, scales)))
+    sizes = model.tap_sizes(height, width)
+    return int(sum(h * w * int((s > 0).sum()) for (h, w), s in zip(sizes, scales)))
 
 
 def _extract(model, images, which, store, batch_size, keep, factors, progbar, seen):
@@ -365,7 +352,7 @@ def diversity(distances, n_boot=1000, confidence=0.95, resample="images", seed=0
         (n_a, n_b) matrix (two sets: every entry is a pair). A square matrix with a zero diagonal
         that is symmetric is refused as ambiguous: pass the condensed form for one set.
       n_boot: bootstrap resamples.
-      confidence: coverage of the percentile interval.
+      confidence: coverage of the percentile interval (`lpips_tf.uses.bootstrap`).
       resample: "images" (default) resamples images with replacement and averages the distances
         between the drawn images (pairs of a draw with itself excluded); this respects that every
         image takes part in many pairs, which are therefore not independent. "pairs" resamples
@@ -377,6 +364,26 @@ def diversity(distances, n_boot=1000, confidence=0.95, resample="images", seed=0
       (ddof=1) of the distances over the pairs, the bootstrap interval of the mean, the number
       of pairs.
     """
+    d = _checked_distances(distances)
+    if resample not in ("images", "pairs"):
+        raise ValueError(f"resample must be 'images' or 'pairs'. Received {resample!r}.")
+    bootstrap.check_confidence(confidence)
+    values = d.ravel()
+    mean = float(values.mean())
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    rng = np.random.default_rng(seed)
+    if resample == "pairs":
+        boots = bootstrap.resample_means(values, n_boot, rng)
+    elif d.ndim == 1:
+        boots = _resampled_one_set_means(_condensed_to_square(values), n_boot, rng)
+    else:
+        boots = _resampled_two_set_means(d, n_boot, rng)
+    low, high = bootstrap.percentile_interval(boots, confidence)
+    return Diversity(mean, std, low, high, int(values.size))
+
+
+def _checked_distances(distances):
+    """`distances` as float64, refused when empty, not finite, or an ambiguous square matrix."""
     d = np.asarray(distances, np.float64)
     if d.ndim not in (1, 2) or d.size == 0:
         raise ValueError(f"distances must be a non-empty condensed vector or (n_a, n_b) matrix. "
@@ -390,35 +397,24 @@ def diversity(distances, n_boot=1000, confidence=0.95, resample="images", seed=0
                          "diagonal and duplicates would bias the mean. Pass the condensed vector "
                          "(pairwise(model, images)) instead, or d.ravel() if you do mean every "
                          "entry.")
-    if resample not in ("images", "pairs"):
-        raise ValueError(f"resample must be 'images' or 'pairs'. Received {resample!r}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1). Received {confidence}.")
-    values = d.ravel()
-    mean = float(values.mean())
-    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
-    rng = np.random.default_rng(seed)
-    if resample == "pairs":
-        idx = rng.integers(0, values.size, size=(n_boot, values.size))
-        boots = values[idx].mean(axis=1)
-    elif d.ndim == 1:
-        square = _condensed_to_square(values)
-        n = len(square)
-        # Counts c of each image in a draw: the sum over ordered pairs of draws is c^T S c (the
-        # zero diagonal drops a draw paired with itself), over n^2 - sum(c^2) such pairs.
-        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
-                           for _ in range(n_boot)]).astype(np.float64)
-        totals = np.einsum("bi,bi->b", counts @ square, counts)
-        pairs = n * n - np.einsum("bi,bi->b", counts, counts)
-        boots = np.divide(totals, pairs, out=np.full(n_boot, np.nan), where=pairs > 0)
-        boots = boots[np.isfinite(boots)]
-    else:
-        n_a, n_b = d.shape
-        rows = np.stack([np.bincount(rng.integers(0, n_a, n_a), minlength=n_a)
-                         for _ in range(n_boot)]).astype(np.float64)
-        cols = np.stack([np.bincount(rng.integers(0, n_b, n_b), minlength=n_b)
-                         for _ in range(n_boot)]).astype(np.float64)
-        boots = np.einsum("bi,bi->b", rows @ d, cols) / (n_a * n_b)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(boots, [alpha, 1.0 - alpha])
-    return Diversity(mean, std, float(low), float(high), int(values.size))
+    return d
+
+
+def _resampled_one_set_means(square, n_boot, rng):
+    """Mean distance between the drawn images of each resample of one set's images."""
+    n = len(square)
+    # Counts c of each image in a draw: the sum over ordered pairs of draws is c^T S c (the zero
+    # diagonal drops a draw paired with itself), over n^2 - sum(c^2) such pairs.
+    counts = bootstrap.resample_counts(n, n_boot, rng)
+    totals = np.einsum("bi,bi->b", counts @ square, counts)
+    pairs = n * n - np.einsum("bi,bi->b", counts, counts)
+    means = np.divide(totals, pairs, out=np.full(n_boot, np.nan), where=pairs > 0)
+    return means[np.isfinite(means)]  # A draw of one image repeated has no pair.
+
+
+def _resampled_two_set_means(d, n_boot, rng):
+    """Mean of the (n_a, n_b) matrix over resamples of its rows' and its columns' images."""
+    n_a, n_b = d.shape
+    rows = bootstrap.resample_counts(n_a, n_boot, rng)
+    cols = bootstrap.resample_counts(n_b, n_boot, rng)
+    return np.einsum("bi,bi->b", rows @ d, cols) / (n_a * n_b)

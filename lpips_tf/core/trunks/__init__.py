@@ -1,8 +1,9 @@
 """The three LPIPS trunks. Each module has the same interface:
 
-`NAME`, `TAPS` (layer names of the post-ReLU outputs, in order), `CHANNELS`, `MIN_INPUT_SIZE`,
-`LAYER_MAP` (Keras layer name -> torchvision `features.N` prefix) and `build(name=...)` returning
-a multi-output Functional model over (N, H, W, 3) input of any size.
+`NAME`, `TITLE` (the network's name in prose: "AlexNet"), `TAPS` (layer names of the post-ReLU
+outputs, in order), `CHANNELS`, `MIN_INPUT_SIZE`, `LAYER_MAP` (Keras layer name -> torchvision
+`features.N` prefix) and `build(name=...)` returning a multi-output Functional model over
+(N, H, W, 3) input of any size.
 """
 
 import numpy as np

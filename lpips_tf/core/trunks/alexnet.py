@@ -8,6 +8,7 @@ the stride-1 convolutions with odd kernels pad symmetrically under "same", which
 import keras
 
 NAME = "alex"
+TITLE = "AlexNet"  # how logs, reports and plots name it
 # Taps are the post-ReLU outputs LPIPS reads (torchvision features indices 1, 4, 7, 9, 11).
 TAPS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 CHANNELS = (64, 192, 384, 256, 256)

@@ -40,12 +40,3 @@ def load_torchvision_weights(model, state_dict, layer_map, source="state dict"):
         bias = np.asarray(state[prefix + ".bias"], np.float32)
         model.get_layer(layer_name).set_weights([kernel, bias])
 
-
-def export_torchvision_weights(model, layer_map):
-    """The inverse of `load_torchvision_weights`: a torchvision-layout state dict of `model`."""
-    state = {}
-    for layer_name, prefix in layer_map.items():
-        kernel, bias = model.get_layer(layer_name).get_weights()
-        state[prefix + ".weight"] = np.ascontiguousarray(np.transpose(kernel, (3, 2, 0, 1)))
-        state[prefix + ".bias"] = bias
-    return state

@@ -9,6 +9,7 @@ import keras
 from lpips_tf.core.layers import CeilMaxPooling2D
 
 NAME = "squeeze"
+TITLE = "SqueezeNet 1.1"  # how logs, reports and plots name it
 TAPS = (
     "conv1",
     "fire4_concat",

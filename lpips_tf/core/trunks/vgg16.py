@@ -9,6 +9,7 @@ and expect BGR 0..255 mean-subtracted input.
 import keras
 
 NAME = "vgg"
+TITLE = "VGG16"  # how logs, reports and plots name it
 TAPS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 CHANNELS = (64, 128, 256, 512, 512)
 # Four 2x2 max-pools before block5.
