@@ -1,6 +1,7 @@
 """Shared fixtures: paths to ../shared, trunk weight files, small random images; and tests whose
 subprocess runs in the background while the others run."""
 
+import contextlib
 import os
 import pathlib
 import subprocess
@@ -68,6 +69,58 @@ def dataset(tmp_path_factory):
     """100 training and 50 validation 2AFC triplets of 64 px, no JND (the training tests)."""
     return synthetic_dataset(tmp_path_factory, "bapps_synth", n_train=100, n_val=50, n_jnd=0,
                              patch=64, seed=0)
+
+
+@pytest.fixture(scope="session")
+def alex(random_trunk_file):
+    """AlexNet LPIPS with seeded random trunk weights and the official lin weights (every layer
+    on real lin values); shared by the whole session, so tests only call it."""
+    import lpips_tf
+
+    return lpips_tf.LPIPS(net="alex", trunk_weights=random_trunk_file("alex"))
+
+
+# The settings of `finished_run` (train.py's flags of the same names).
+FINISHED_RUN = dict(train_sets="train/traditional", val_sets="val/traditional",
+                    variant="alex-lin", epochs=1, epochs_decay=2, batch_size=20,
+                    steps_per_epoch=3, dropout=0.0, lr=1e-3, seed=1, verbose=2)
+
+
+@pytest.fixture(scope="session")
+def finished_run(dataset, random_trunk_file, tmp_path_factory):
+    """One finished alex-lin training run on `dataset` (seeded random AlexNet, `FINISHED_RUN`:
+    3 epochs of 3 steps, the last at the decayed rate), every artefact written, SavedModel
+    included. Shared by the session: tests read its folder and never write into it.
+
+    Returns `training.train`'s dict plus `log` (its lines), `trunk` and `out_dir`."""
+    from lpips_tf import training
+
+    out = tmp_path_factory.mktemp("finished_run")
+    trunk = random_trunk_file("alex")
+    lines = []
+    result = training.train(training.TrainConfig(data_dir=dataset, trunk_weights=trunk,
+                                                 out_dir=str(out), **FINISHED_RUN),
+                            log=lines.append)
+    return {**result, "log": lines, "trunk": trunk, "out_dir": str(out)}
+
+
+@contextlib.contextmanager
+def saved_model_export_skipped():
+    """Training runs inside this block write every artefact but the SavedModel (the slowest one:
+    a trace and a graph export per run), for tests about other things. Export has its own tests
+    (test_training.py, test_model.py)."""
+    from lpips_tf.training import artefacts
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(artefacts, "export_saved_model", lambda model, path: None)
+        yield
+
+
+@pytest.fixture
+def no_saved_model_export():
+    """`saved_model_export_skipped` for one test."""
+    with saved_model_export_skipped():
+        yield
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_import_lpips_tf_loads_only_the_metric(backend):
     assert report["backend"] == backend and report["shape"] == [1, 32, 32, 1]
     subpackages = {m.split(".")[1] for m in report["loaded"]}
     assert not subpackages & set(HEAVY_SUBPACKAGES), report["loaded"]
-    assert subpackages <= {"_lazy", "core", "uses"}, report["loaded"]
+    assert subpackages <= {"_lazy", "_startup", "core", "uses"}, report["loaded"]
     if backend != "tensorflow":
         assert not report["tf_after_import"] and not report["tf_after_use"], report
 
