@@ -67,16 +67,19 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
     `lpips_tf.uses.pairwise` and the cached training statistics share them.
 
     Args:
-      net: trunk, "alex", "vgg" or "squeeze".
+      net: trunk, "alex", "vgg" or "squeeze"; or "st-alex" / "st-vgg", the shift-tolerant
+        trunks of ST-LPIPS (Ghildyal and Liu, ECCV 2022; presets "stlpips-alex", "stlpips-vgg").
       version: "0.1" (current) or "0.0" (the first release, which fed unscaled input to the trunk).
       lpips: True for learned lin layers; False for the plain deep-feature ("cosine") distance.
       spatial: return a per-pixel map instead of one number per pair.
-      trunk_weights: "torchvision" (torchvision's ImageNet checkpoint, downloaded once and cached),
+      trunk_weights: "torchvision" (torchvision's ImageNet checkpoint, downloaded once and cached;
+        for the ST trunks the ST-LPIPS authors' checkpoint, likewise),
         "keras" (VGG only: Keras Applications' ImageNet weights, with the BGR 0..255 preprocessing
         they expect), None (random initialisation), or a path to a torchvision-format state dict.
       lin_weights: "official" (the authors' calibrated lin layers for `version`), None (fresh
         non-negative lin layers, to train), or a path (.npz written by this package or the official
-        .pth). Ignored when `lpips=False`.
+        .pth; for the ST trunks also the authors' whole checkpoint, the same file as the trunk's).
+        Ignored when `lpips=False`.
       normalize: inputs are in [0, 1] rather than [-1, 1].
       dropout_rate: dropout before each lin layer, active only in training (0.5 in the paper).
       trunk_trainable: let the trunk's weights train (the paper's "tune" and "scratch").
@@ -190,12 +193,12 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         """Lin vectors for the selected taps from a file for all taps or for exactly these."""
         all_taps = tuple(trunk_module.CHANNELS)
         if len(tap_indices) == len(all_taps):
-            return lpips_weights.load_lin_weights(source, all_taps)
+            return lpips_weights.load_lin_weights(source, all_taps, net=self.net)
         try:
-            vectors = lpips_weights.load_lin_weights(source, all_taps)
+            vectors = lpips_weights.load_lin_weights(source, all_taps, net=self.net)
         except (ValueError, KeyError) as error_all:
             try:
-                return lpips_weights.load_lin_weights(source, self.channels)
+                return lpips_weights.load_lin_weights(source, self.channels, net=self.net)
             except (ValueError, KeyError):
                 raise error_all from None
         return [vectors[i] for i in tap_indices]
@@ -278,6 +281,17 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         x0, x1 = self.check_input_pair(inputs)
         f0, f1, _ = self.to_model_range(x0, x1, check_values=check_values)
         return f0, f1
+
+    def __call__(self, inputs, training=None, **kwargs):
+        try:
+            shape0 = _static_shape(lpips_inputs.split_pair(inputs)[0])
+        except ValueError:
+            shape0 = None  # The call itself raises the clear error.
+        empty = lpips_inputs.empty_batch_shape(shape0, self.spatial)
+        if empty is not None:
+            self.check_input_pair(inputs)
+            return ops.zeros(empty, dtype=self.input_dtype)
+        return super().__call__(inputs, training=training, **kwargs)
 
     def call(self, inputs, training=None):
         x0, x1 = self.prepare_inputs(inputs)

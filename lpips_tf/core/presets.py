@@ -14,7 +14,14 @@ here:
   <net>-v0.0      the first release (unscaled trunk input), with its own lin layers
   <net>-cos-v0.0  the cos distance with v0.0's input
 
-all on torchvision's ImageNet trunks (downloaded once; `trunk_weights=` overrides). Other
+all on torchvision's ImageNet trunks (downloaded once; `trunk_weights=` overrides), and ST-LPIPS
+(Ghildyal and Liu, ECCV 2022), the shift-tolerant metric, with its authors' trunk and lin weights
+(one checkpoint per net, downloaded once; `trunk_weights=` and `lin_weights=` may both name it):
+
+  stlpips-alex, stlpips-vgg            ST-LPIPS on the shift-tolerant AlexNet / VGG16
+  stlpips-alex-cos, stlpips-vgg-cos    the cos distance on those trunks, no lin layers
+
+Other
 spellings that older versions took are aliases of these: `alex-lin`, `alex-v0.1`, `alex-0.0`,
 and, deprecated with a one-line note on stderr, `alex-base` / `alex-baseline` for `alex-cos`.
 
@@ -221,3 +228,21 @@ def _register_official():
 
 
 _register_official()
+
+
+def _register_stlpips():
+    for net, name in (("st-alex", "stlpips-alex"), ("st-vgg", "stlpips-vgg")):
+        title = get_trunk_module(net).TITLE
+        # "torchvision" and "official" are, for these trunks, the ST-LPIPS authors' checkpoint
+        # (lpips_tf.core.weights.fetch_stlpips_weights).
+        register_preset(
+            name, f"ST-LPIPS (shift-tolerant) on {title}, the authors' trunk and lin weights",
+            net=net, version="0.1", lpips=True, trunk_weights="torchvision",
+            lin_weights="official")
+        register_preset(
+            name + "-cos", f"{title} with the ST-LPIPS authors' weights, cos: the cosine distance "
+                           f"between unit-normalised features, no lin layers",
+            net=net, version="0.1", lpips=False, trunk_weights="torchvision", lin_weights=None)
+
+
+_register_stlpips()

@@ -1,9 +1,17 @@
-"""Where LPIPS weights come from: torchvision trunk downloads and the shipped lin weights.
+"""Where LPIPS weights come from: trunk downloads and the shipped lin weights.
 
 Trunk weights are torchvision's published ImageNet checkpoints, downloaded once into the Keras cache
 (`~/.keras/lpips_tf/`, or `$KERAS_HOME/lpips_tf/`) and checked against the SHA-256 prefix that
 torchvision puts in each file name. The lin weights are the authors' calibrated layers, converted
 from the `lpips` 0.1.4 wheel by `tools/convert_lin_weights.py` and shipped in `lpips_tf/core/lin_weights/`.
+
+The shift-tolerant trunks of ST-LPIPS ("st-alex", "st-vgg") have no torchvision weights: their
+authors trained trunk and lin layers together and publish both in one checkpoint per net, in their
+GitHub repository and in their `stlpips-pytorch` 0.0.2 wheel on PyPI (BSD-2-Clause).
+`fetch_stlpips_weights` downloads a net's checkpoint once from the repository, at a fixed commit,
+into the same cache, checked against its full SHA-256. For these nets the keyword "torchvision",
+every command's default, stands for those published weights, and lin_weights="official" for the
+same file's lin layers.
 
 Every command reads its --trunk_weights through `parse_trunk_weights` (one trunk) or
 `parse_trunk_weights_per_net` ("alex=PATH,vgg=random"), and logs, reports and plot titles name a
@@ -47,6 +55,28 @@ KERAS_VGG16_URL = ("https://storage.googleapis.com/tensorflow/keras-applications
 KERAS_VGG16_HASH = "6d6bbae143d832006294945121d1f1fc"
 
 
+# The ST-LPIPS authors' weights: one checkpoint per net in their GitHub repository, at a fixed
+# commit (the files are byte for byte the ones their PyPI wheel stlpips-pytorch 0.0.2 ships under
+# STLPIPS_WHEEL_FOLDER: same git blob ids), with each file's full SHA-256.
+STLPIPS_REPOSITORY = "https://github.com/abhijay9/ShiftTolerant-LPIPS"
+STLPIPS_COMMIT = "cd87524073ab7370a58bd3ad5683b34974190860"
+STLPIPS_BASE_URL = ("https://raw.githubusercontent.com/abhijay9/ShiftTolerant-LPIPS/"
+                    f"{STLPIPS_COMMIT}/stlpips/weights/vST0.0/")
+# Lets tests (and users behind a mirror) point the download at another place, e.g. `file:///dir/`.
+STLPIPS_BASE_URL_ENV = "LPIPS_TF_STLPIPS_BASE_URL"
+STLPIPS_WHEEL_FOLDER = "stlpips_pytorch/weights/vST0.0/"
+STLPIPS_FILES = {
+    "st-alex": ("alex_shift_tolerant.pth",
+                "b356b382f96010f77d085ee8343ecd9fd322d0a56e8de2b2d0549fafcad8b9ee"),
+    "st-vgg": ("vgg_shift_tolerant.pth",
+               "44597da68f49c1837c100ff52299050f274d102eb102e5837178c79be6f0e250"),
+}
+# The parts of an ST-LPIPS checkpoint besides the trunk's `net.*`: the lin layers (read by
+# `load_lin_weights`) and the input scaling (checked against ours by the trunk reader).
+_LIN_KEY = re.compile(r"lin\d+\.model\.1\.weight")
+_SCALING_KEYS = {"scaling_layer.shift": "LPIPS_SHIFT", "scaling_layer.scale": "LPIPS_SCALE"}
+
+
 class WeightsDownloadError(OSError):
     """A trunk checkpoint could not be fetched or failed its hash check."""
 
@@ -65,6 +95,51 @@ def cache_dir():
     return os.path.join(keras_home, CACHE_SUBDIR)
 
 
+def make_cache_folder(folder, what):
+    """Creates the download cache `folder` for `what`; an OSError (an unwritable or missing home,
+    say) becomes one `WeightsDownloadError` saying what was being created and how to move it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        home = os.environ.get("KERAS_HOME")
+        where = f"KERAS_HOME={home}" if home else "~/.keras, KERAS_HOME unset"
+        raise WeightsDownloadError(
+            f"cannot create {folder}, the cache folder for {what} ({where}): "
+            f"{error.strerror or error}; set KERAS_HOME to a writable folder (the cache goes "
+            f"in $KERAS_HOME/{CACHE_SUBDIR} and $KERAS_HOME/models), or pass a local file "
+            f"with --trunk_weights PATH.") from None
+    return folder
+
+
+def _fetch_checked(file_name, url, sha256_prefix, what, instead):
+    """The cached `file_name`, downloaded from `url` if absent, whose SHA-256 must start with
+    `sha256_prefix` (a bad file is removed). `what` names the file and `instead` says what else
+    to do, in the offline error."""
+    import keras  # Deferred: this module is also used by tools that do not need Keras.
+
+    target = os.path.join(cache_dir(), file_name)
+    if not os.path.exists(target):
+        # get_file falls back to /tmp when the cache folder does not exist yet.
+        make_cache_folder(os.path.dirname(target), what)
+        try:
+            target = keras.utils.get_file(
+                file_name, url, cache_dir=os.path.dirname(cache_dir()), cache_subdir=CACHE_SUBDIR
+            )
+        except Exception as error:  # get_file wraps URL, HTTP and OS errors in plain Exceptions.
+            raise WeightsDownloadError(
+                f"Could not download {what} from {url} ({error}). Download that file by hand and "
+                f"put it at {target}, or {instead}."
+            ) from None
+    digest = _sha256(target)
+    if not digest.startswith(sha256_prefix):
+        os.remove(target)
+        raise WeightsDownloadError(
+            f"{target} has SHA-256 {digest}, expected it to start with {sha256_prefix}: the download "
+            f"was corrupt or is not {file_name}. The file was removed; try again."
+        )
+    return target
+
+
 def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=None):
     """Returns the local path of torchvision's checkpoint for `net`, downloading it if needed.
 
@@ -79,8 +154,6 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
       WeightsDownloadError: offline (the message says which file to fetch and where to put it), or
         the file's hash does not match (the bad file is removed).
     """
-    import keras  # Deferred: this module is also used by tools that do not need Keras.
-
     if net not in TORCHVISION_FILES:
         raise ValueError(f"No torchvision checkpoint for net={net!r}; expected one of "
                          f"{sorted(TORCHVISION_FILES)}.")
@@ -88,29 +161,38 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
     if sha256_prefix is None:
         sha256_prefix = os.path.splitext(file_name)[0].rsplit("-", 1)[-1]
     base_url = base_url or os.environ.get(BASE_URL_ENV) or TORCHVISION_BASE_URL
-    url = base_url.rstrip("/") + "/" + file_name
-    target = os.path.join(cache_dir(), file_name)
-    if not os.path.exists(target):
-        # get_file falls back to /tmp when the cache folder does not exist yet.
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            target = keras.utils.get_file(
-                file_name, url, cache_dir=os.path.dirname(cache_dir()), cache_subdir=CACHE_SUBDIR
-            )
-        except Exception as error:  # get_file wraps URL, HTTP and OS errors in plain Exceptions.
-            raise WeightsDownloadError(
-                f"Could not download the {net} trunk weights from {url} ({error}). Download that "
-                f"file by hand and put it at {target}, or pass trunk_weights='/path/to/{file_name}' "
-                f"(--trunk_weights on the command line)."
-            ) from None
-    digest = _sha256(target)
-    if not digest.startswith(sha256_prefix):
-        os.remove(target)
-        raise WeightsDownloadError(
-            f"{target} has SHA-256 {digest}, expected it to start with {sha256_prefix}: the download "
-            f"was corrupt or is not {file_name}. The file was removed; try again."
-        )
-    return target
+    return _fetch_checked(
+        file_name, base_url.rstrip("/") + "/" + file_name, sha256_prefix,
+        what=f"the {net} trunk weights",
+        instead=f"pass trunk_weights='/path/to/{file_name}' (--trunk_weights on the command line)")
+
+
+def fetch_stlpips_weights(net, base_url=None):
+    """Returns the local path of the ST-LPIPS authors' checkpoint for `net` ("st-alex" or
+    "st-vgg"), downloading it once if needed (see the module docstring).
+
+    The checkpoint holds the trunk (`net.slice*`), the lin layers (`lin*.model.1.weight`) and the
+    input scaling: pass it as both `trunk_weights` and `lin_weights`.
+
+    Args:
+      net: "st-alex" or "st-vgg".
+      base_url: the folder or server holding the file; defaults to
+        `$LPIPS_TF_STLPIPS_BASE_URL` or the authors' repository at `STLPIPS_COMMIT`.
+
+    Raises:
+      WeightsDownloadError: offline (the message says which file to fetch and where to put it), or
+        the file does not have its published SHA-256 (the bad file is removed).
+    """
+    if net not in STLPIPS_FILES:
+        raise ValueError(f"No ST-LPIPS checkpoint for net={net!r}; expected one of "
+                         f"{sorted(STLPIPS_FILES)}.")
+    file_name, sha256 = STLPIPS_FILES[net]
+    base_url = base_url or os.environ.get(STLPIPS_BASE_URL_ENV) or STLPIPS_BASE_URL
+    return _fetch_checked(
+        file_name, base_url.rstrip("/") + "/" + file_name, sha256,
+        what=f"the ST-LPIPS {net} weights",
+        instead=f"pass trunk_weights= and lin_weights= the path of {file_name} (also in the "
+                f"stlpips-pytorch 0.0.2 wheel, as {STLPIPS_WHEEL_FOLDER}{file_name})")
 
 
 def keras_vgg16_weights():
@@ -125,6 +207,7 @@ def keras_vgg16_weights():
     target = os.path.join(keras_home, "models", KERAS_VGG16_FILE)
     if os.path.isfile(target):
         return target
+    make_cache_folder(os.path.dirname(target), "Keras' ImageNet VGG16 weights")
     try:
         return keras.utils.get_file(KERAS_VGG16_FILE, KERAS_VGG16_URL, cache_subdir="models",
                                     file_hash=KERAS_VGG16_HASH, cache_dir=keras_home)
@@ -211,14 +294,44 @@ def _check_finite(state, path):
     return state
 
 
+def _check_scaling(key, value, path):
+    """An ST-LPIPS checkpoint's input scaling must be the one the model applies."""
+    from lpips_tf.core import layers  # deferred: layers import Keras
+
+    expected = np.asarray(getattr(layers, _SCALING_KEYS[key]), np.float32)
+    value = np.asarray(value, np.float32)
+    if value.size != 3 or not np.allclose(value.reshape(-1), expected, rtol=0, atol=1e-6):
+        raise pth.PthError(f"{path}: {key} is {value.reshape(-1).tolist()}; expected the LPIPS "
+                           f"input scaling {expected.tolist()}, which this model applies.")
+
+
+def _stlpips_trunk_state(state, path):
+    """The trunk's `net.*` entries of an ST-LPIPS checkpoint (checked strictly by the trunk
+    loader). Its lin keys belong to `load_lin_weights`; its input scaling is checked here; any
+    other key is an error naming it."""
+    trunk = {}
+    for key, value in state.items():
+        if key.startswith("net."):
+            trunk[key] = value
+        elif key in _SCALING_KEYS:
+            _check_scaling(key, value, path)
+        elif not _LIN_KEY.fullmatch(key):
+            raise pth.PthError(
+                f"{path}: unexpected key {key!r}; expected an ST-LPIPS checkpoint, with "
+                f"net.slice* (the trunk), lin<k>.model.1.weight and scaling_layer.shift / .scale")
+    return trunk
+
+
 def load_trunk_state_dict(net, trunk_weights):
-    """Reads a torchvision-layout trunk state dict for `trunk_weights` ("torchvision" or a path).
+    """Reads a PyTorch-layout trunk state dict for `trunk_weights` ("torchvision" or a path).
 
     A full torchvision checkpoint's `classifier.*` tensors are not read (the trunk does not use
-    them; for VGG16 they are 90% of the file). Every weight must be finite.
+    them; for VGG16 they are 90% of the file). For the ST trunks, "torchvision" is the authors'
+    checkpoint (`fetch_stlpips_weights`) and a file is read as one of theirs: its trunk entries
+    are returned. Every weight must be finite.
     """
     if trunk_weights == "torchvision":
-        path = fetch_torchvision_trunk(net)
+        path = fetch_stlpips_weights(net) if net in STLPIPS_FILES else fetch_torchvision_trunk(net)
     else:
         path = os.fspath(trunk_weights)
         if not os.path.isfile(path):
@@ -230,21 +343,32 @@ def load_trunk_state_dict(net, trunk_weights):
         state = load_npz(path)
     else:
         state = pth.load_state_dict(path, skip_prefixes=("classifier.",))
+    if net in STLPIPS_FILES:
+        state = _stlpips_trunk_state(state, path)
     return _check_finite(state, path)
 
 
 def official_lin_weights_path(net, version):
-    """The shipped lin weights of the official package for (net, version)."""
+    """The official lin weights for (net, version): shipped with this package, or for the ST
+    trunks (version 0.1 only) the authors' checkpoint, downloaded once (`fetch_stlpips_weights`)."""
     if version not in VERSIONS:
         raise ValueError(f"version must be one of {VERSIONS}. Received: version={version!r}")
+    if net in STLPIPS_FILES:
+        if version != "0.1":
+            raise ValueError(f"ST-LPIPS has lin weights for version 0.1 only (its trunk takes "
+                             f"the v0.1 input scaling). Received: net={net!r}, "
+                             f"version={version!r}")
+        return fetch_stlpips_weights(net)
     return os.path.join(LIN_WEIGHTS_DIR, "v" + version, net + ".npz")
 
 
-def load_lin_weights(path, channels):
+def load_lin_weights(path, channels, net=None):
     """Reads lin weights for a trunk with `channels` per tap, strictly.
 
     Accepts the `.npz` files this package writes (arrays `lin0`..`linK` of shape (C,)) and the
-    official `.pth` files (keys `lin{k}.model.1.weight` of shape (1, C, 1, 1)).
+    official `.pth` files (keys `lin{k}.model.1.weight` of shape (1, C, 1, 1)). For an ST trunk
+    (`net` "st-alex" or "st-vgg") a `.pth` may be the authors' whole checkpoint: its trunk
+    (`net.*`) and input scaling (`scaling_layer.*`) entries are the trunk reader's, not read here.
 
     Returns:
       A list of float32 arrays, one (C,) vector per tap.
@@ -258,7 +382,8 @@ def load_lin_weights(path, channels):
         vectors = [state[f"lin{k}"] for k in range(len(channels))]
     else:
         expected = {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(channels)}
-        state = pth.load_state_dict(path, expected)
+        others = ("net.", *_SCALING_KEYS) if net in STLPIPS_FILES else ()
+        state = pth.load_state_dict(path, expected, allowed_extra_prefixes=others)
         vectors = [state[f"lin{k}.model.1.weight"].reshape(-1) for k in range(len(channels))]
     for k, v in enumerate(vectors):
         if np.asarray(v).dtype.kind not in "biuf":
@@ -320,7 +445,10 @@ def ensure_trunk_weights(net, source, spec=None):
     when it is not cached, Keras' VGG16 weights), so that an offline run fails with the download
     error before anything is written. A cached file is hash-checked when the model loads it."""
     check_trunk_source(net, source, spec)
-    if source == "torchvision":
+    if source == "torchvision" and net in STLPIPS_FILES:
+        if not os.path.isfile(os.path.join(cache_dir(), STLPIPS_FILES[net][0])):
+            fetch_stlpips_weights(net)
+    elif source == "torchvision":
         if not os.path.isfile(os.path.join(cache_dir(), TORCHVISION_FILES[net])):
             fetch_torchvision_trunk(net)
     elif source == "keras":
@@ -396,6 +524,8 @@ def describe_trunk_weights(net, source):
     title = get_trunk_module(net).TITLE
     if source is None:
         return f"random {title} weights"
+    if source == "torchvision" and net in STLPIPS_FILES:
+        return f"ST-LPIPS authors' {title} weights (stlpips-pytorch 0.0.2)"
     if source == "torchvision":
         return f"torchvision ImageNet {title} weights"
     if source == "keras":

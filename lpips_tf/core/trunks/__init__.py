@@ -1,20 +1,24 @@
-"""The three LPIPS trunks. Each module has the same interface:
+"""The LPIPS trunks: AlexNet, VGG16 and SqueezeNet (LPIPS), and the shift-tolerant AlexNet and
+VGG16 of ST-LPIPS. Each module has the same interface:
 
 `NAME`, `TITLE` (the network's name in prose: "AlexNet"), `TAPS` (layer names of the post-ReLU
-outputs, in order), `CHANNELS`, `MIN_INPUT_SIZE`, `LAYER_MAP` (Keras layer name -> torchvision
-`features.N` prefix) and `build(name=...)` returning a multi-output Functional model over
-(N, H, W, 3) input of any size.
+outputs, in order), `CHANNELS`, `MIN_INPUT_SIZE`, `LAYER_MAP` (Keras layer name -> state-dict
+prefix: torchvision's `features.N`, or for the ST trunks the authors' `net.sliceK.N`) and
+`build(name=...)` returning a multi-output Functional model over (N, H, W, 3) input of any size.
+The ST trunks also state each tap's stride, receptive field and offset in input pixels as
+`TAP_GEOMETRY` ({tap: `common.TapGeometry`}).
 """
 
 import numpy as np
 
-from lpips_tf.core.trunks import alexnet, squeezenet, vgg16
+from lpips_tf.core.trunks import alexnet, squeezenet, st_alexnet, st_vgg16, vgg16
 
-TRUNKS = {"alex": alexnet, "vgg": vgg16, "squeeze": squeezenet}
+TRUNKS = {"alex": alexnet, "vgg": vgg16, "squeeze": squeezenet, "st-alex": st_alexnet,
+          "st-vgg": st_vgg16}
 
 
 def get_trunk_module(net):
-    """The trunk module for a net name: "alex", "vgg" or "squeeze"."""
+    """The trunk module for a net name: "alex", "vgg", "squeeze", "st-alex" or "st-vgg"."""
     if net not in TRUNKS:
         raise ValueError(f"net must be one of {sorted(TRUNKS)}. Received: net={net!r}")
     return TRUNKS[net]
