@@ -19,6 +19,9 @@ LPIPS_SHIFT = (-0.030, -0.088, -0.188)
 LPIPS_SCALE = (0.458, 0.448, 0.450)
 # Keras Applications' VGG16 ("caffe" preprocessing): BGR, 0..255, mean subtracted.
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+# Keras Applications' "torch" preprocessing (DenseNet): RGB in [0, 1], ImageNet mean and std.
+TORCH_MEAN = (0.485, 0.456, 0.406)
+TORCH_STD = (0.229, 0.224, 0.225)
 
 # The official normalize_tensor epsilon: added *outside* the square root.
 NORMALIZE_EPS = 1e-10
@@ -31,12 +34,15 @@ class ScalingLayer(keras.layers.Layer):
     mode="lpips": `(x - shift) / scale` per channel (LPIPS v0.1; ImageNet normalisation for torchvision
     trunks). mode="identity": unchanged (LPIPS v0.0 fed raw [-1, 1] input to the trunk).
     mode="caffe": RGB [-1, 1] -> BGR 0..255 minus the ImageNet BGR mean, what Keras Applications'
-    VGG16 ImageNet weights were trained on.
+    VGG16 ImageNet weights were trained on. The other `keras.applications` conventions, each
+    what that family's `preprocess_input` makes of RGB 0..255: mode="tf" ([-1, 1], so unchanged),
+    mode="torch" ([0, 1], then ImageNet mean and std), mode="raw" (0..255 as is, for models that
+    preprocess inside).
 
     Input and output: (N, H, W, 3) float.
     """
 
-    MODES = ("lpips", "identity", "caffe")
+    MODES = ("lpips", "identity", "caffe", "tf", "torch", "raw")
 
     def __init__(self, mode="lpips", **kwargs):
         super().__init__(**kwargs)
@@ -45,12 +51,18 @@ class ScalingLayer(keras.layers.Layer):
         self.mode = mode
 
     def call(self, x):
-        if self.mode == "identity":
+        if self.mode in ("identity", "tf"):
             return x
         if self.mode == "lpips":
             shift = ops.convert_to_tensor(LPIPS_SHIFT, dtype=x.dtype)
             scale = ops.convert_to_tensor(LPIPS_SCALE, dtype=x.dtype)
             return (x - shift) / scale
+        if self.mode == "raw":
+            return (x + 1.0) * 127.5
+        if self.mode == "torch":
+            mean = ops.convert_to_tensor(TORCH_MEAN, dtype=x.dtype)
+            std = ops.convert_to_tensor(TORCH_STD, dtype=x.dtype)
+            return ((x + 1.0) * 0.5 - mean) / std
         bgr = ops.flip(x, axis=-1)
         mean = ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype=x.dtype)
         return (bgr + 1.0) * 127.5 - mean

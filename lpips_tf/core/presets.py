@@ -28,6 +28,10 @@ and, deprecated with a one-line note on stderr, `alex-base` / `alex-baseline` fo
 Every command names models the same way, through `parse_spec`: a preset name, optionally with
 settings after a colon, "alex-cos:taps=4" (the first 4 taps) or "alex:taps=conv1+conv3".
 
+Every `keras.applications` backbone has a cos preset too, registered when first named:
+`<Net>-cos` ("ResNet50-cos", "MobileNetV3Small-cos"), on Keras' ImageNet weights (there are no
+official lin layers for them; train `<Net>-lin` with train.py).
+
 More presets plug in with one `register_preset` call each. A preset may name its own sources:
 `trunk_weights` and `lin_weights` are paths, the keywords `LPIPS` takes, or functions returning
 one, called when the preset is built (a download, say).
@@ -109,9 +113,26 @@ def preset_names():
     return tuple(_PRESETS)
 
 
+def _application_preset(name):
+    """Registers `<Net>-cos` for a keras.applications name on first use; None for other names."""
+    net, _, distance = name.rpartition("-")
+    if distance != "cos" or not net:
+        return None
+    from lpips_tf.core.trunks import applications
+
+    if not applications.is_application(net):
+        return None
+    return register_preset(
+        name, f"{net} (keras.applications), cos: the cosine distance between unit-normalised "
+              f"features at its default taps, no lin layers",
+        net=net, lpips=False, trunk_weights="imagenet", lin_weights=None)
+
+
 def get_preset(name):
     """The `Preset` called `name` (or one of its aliases); a ValueError lists the presets."""
     if name in _PRESETS:
+        return _PRESETS[name]
+    if name not in _ALIASES and _application_preset(name) is not None:
         return _PRESETS[name]
     if name in _ALIASES:
         target, deprecated = _ALIASES[name]
@@ -119,7 +140,8 @@ def get_preset(name):
             _NOTED.add(name)
             print(f"note: {name!r} is a deprecated name; use {target!r}.", file=sys.stderr)
         return _PRESETS[target]
-    raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(_PRESETS)} (with "
+    raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(_PRESETS)}, and "
+                     f"<Net>-cos for a keras.applications model (e.g. ResNet50-cos) (with "
                      f"':taps=K' for the first K taps).")
 
 

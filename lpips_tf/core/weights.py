@@ -18,6 +18,7 @@ Every command reads its --trunk_weights through `parse_trunk_weights` (one trunk
 trunk's weights with `describe_trunk_weights`.
 """
 
+import contextlib
 import hashlib
 import math
 import os
@@ -220,6 +221,21 @@ def keras_vgg16_weights():
         ) from None
 
 
+@contextlib.contextmanager
+def keras_download_errors(name):
+    """Turns a failed download inside a keras.applications constructor (a raw `URL fetch
+    failure` traceback offline) into a `WeightsDownloadError` saying what to do instead."""
+    try:
+        yield
+    except Exception as error:  # Keras wraps URL, HTTP and OS errors in plain Exceptions
+        if "fetch failure" not in str(error) and not isinstance(error, OSError):
+            raise
+        raise WeightsDownloadError(
+            f"Could not download Keras' ImageNet weights for {name} ({str(error).splitlines()[0]}"
+            f"). Download them by hand into $KERAS_HOME/models/ (~/.keras/models/), or use "
+            f"trunk_weights=None (random) or a .weights.h5 path.") from None
+
+
 def load_npz(path, expected=None, allowed_extra_prefixes=(), max_bytes=pth.MAX_BYTES):
     """Reads a `.npz` of numeric arrays, checking every member's header before reading it.
 
@@ -405,14 +421,15 @@ def load_lin_weights(path, channels, net=None):
 # Trunk-weights specifications, as every command takes them (--trunk_weights), and their wording.
 
 # Keyword -> the `LPIPS(trunk_weights=...)` value it stands for; anything else is a file path.
-TRUNK_WEIGHTS_KEYWORDS = {"torchvision": "torchvision", "keras": "keras", "random": None,
-                          "none": None}
+TRUNK_WEIGHTS_KEYWORDS = {"torchvision": "torchvision", "keras": "keras", "imagenet": "imagenet",
+                          "random": None, "none": None}
 # Nets whose trunk has Keras Applications ImageNet weights (trunk_weights="keras").
 KERAS_WEIGHTS_NETS = ("vgg",)
 # "alex=..." at the start of a specification: a per-net one.
 _PER_NET = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)\s*=")
-_GRAMMAR = ('"torchvision", "keras" (VGG16 only), "random" (or "none"), or a path to a '
-            'torchvision-format .pth / .npz file')
+_GRAMMAR = ('"torchvision", "keras" (VGG16 only), "imagenet" (keras.applications trunks), '
+            '"random" (or "none"), or a path to a torchvision-format .pth / .npz file (a Keras '
+            '.weights.h5 file for a keras.applications trunk)')
 
 
 class TrunkWeightsSpecError(ValueError):
@@ -425,6 +442,17 @@ def _trunk_nets():
     return tuple(TRUNKS)
 
 
+def _is_application(net):
+    from lpips_tf.core.trunks import applications  # deferred: lists keras.applications
+
+    return applications.is_application(net)
+
+
+def _is_open_net(net):
+    """Whether `net` names a keras.applications trunk (not one of the torchvision three)."""
+    return net is not None and _is_application(net)
+
+
 def check_trunk_source(net, source, spec=None):
     """Raises `TrunkWeightsSpecError` when `source` (an `LPIPS(trunk_weights=...)` value) cannot
     give `net` (None: any net) a trunk: "keras" for a net without Keras Applications weights, or
@@ -434,6 +462,10 @@ def check_trunk_source(net, source, spec=None):
         raise TrunkWeightsSpecError(
             f"trunk weights 'keras'{said} exist only for {', '.join(KERAS_WEIGHTS_NETS)} (Keras "
             f"Applications' ImageNet VGG16), not for {net}; expected one of {_GRAMMAR}.")
+    if source == "imagenet" and net is not None and not _is_open_net(net):
+        raise TrunkWeightsSpecError(
+            f"trunk weights 'imagenet'{said} are Keras' download for keras.applications trunks; "
+            f"{net} takes 'torchvision' for its ImageNet weights. Expected one of {_GRAMMAR}.")
     if source not in TRUNK_WEIGHTS_KEYWORDS.values() and not os.path.isfile(source):
         raise TrunkWeightsSpecError(
             f"trunk weights file not found: {source}{said}; expected one of {_GRAMMAR}.")
@@ -445,6 +477,8 @@ def ensure_trunk_weights(net, source, spec=None):
     when it is not cached, Keras' VGG16 weights), so that an offline run fails with the download
     error before anything is written. A cached file is hash-checked when the model loads it."""
     check_trunk_source(net, source, spec)
+    if _is_open_net(net):  # Keras fetches applications' weights while building the model
+        return source
     if source == "torchvision" and net in STLPIPS_FILES:
         if not os.path.isfile(os.path.join(cache_dir(), STLPIPS_FILES[net][0])):
             fetch_stlpips_weights(net)
@@ -490,6 +524,22 @@ def parse_trunk_weights(spec):
     return _one_source(spec, spec)
 
 
+class TrunkSources(dict):
+    """net -> `LPIPS(trunk_weights=...)` value; a net not listed (a keras.applications trunk
+    named later) gets `default`: the one source of a one-trunk specification, "torchvision"
+    (the trunk's own ImageNet weights) for a per-net one."""
+
+    def __init__(self, sources, default="torchvision"):
+        super().__init__(sources)
+        self.default = default
+
+    def __missing__(self, net):
+        return self.default
+
+    def get(self, net, fallback=None):
+        return self[net] if net in self else self.default
+
+
 def parse_trunk_weights_per_net(spec, nets=None):
     """{net: `LPIPS(trunk_weights=...)` value} for every net in `nets` (default: every trunk).
 
@@ -500,20 +550,21 @@ def parse_trunk_weights_per_net(spec, nets=None):
     """
     nets = tuple(nets or _trunk_nets())
     if not _is_per_net(spec):
-        return dict.fromkeys(nets, parse_trunk_weights(spec))
+        source = parse_trunk_weights(spec)
+        return TrunkSources(dict.fromkeys(nets, source), default=source)
     example = '"' + ",".join(f"{n}={s}" for n, s in zip(nets, ("PATH", "random"))) + '"'
     sources = dict.fromkeys(nets, "torchvision")
     named = set()
     for item in spec.split(","):
         net, sep, text = item.partition("=")
         net = net.strip()
-        if not sep or net not in nets or net in named:
+        if not sep or (net not in nets and not _is_application(net)) or net in named:
             raise TrunkWeightsSpecError(
                 f"trunk weights per net must look like {example} (nets: {', '.join(nets)}; each "
                 f"at most once). Received: {spec!r}")
         named.add(net)
         sources[net] = _one_source(text, spec, net)
-    return sources
+    return TrunkSources(sources)
 
 
 def describe_trunk_weights(net, source):
@@ -524,6 +575,8 @@ def describe_trunk_weights(net, source):
     title = get_trunk_module(net).TITLE
     if source is None:
         return f"random {title} weights"
+    if source == "imagenet" or (source == "torchvision" and _is_open_net(net)):
+        return f"Keras Applications ImageNet {title} weights"
     if source == "torchvision" and net in STLPIPS_FILES:
         return f"ST-LPIPS authors' {title} weights (stlpips-pytorch 0.0.2)"
     if source == "torchvision":

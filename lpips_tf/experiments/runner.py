@@ -155,11 +155,17 @@ def _selected_models(study, names):
         try:
             selected.append(ModelSpec(preset=presets.parse_spec(name).text))
         except ValueError:
-            unknown.append(name)
+            from lpips_tf.training.variants import get_variant
+
+            try:  # a variant to train besides the study's own: "ResNet50-lin"
+                selected.append(ModelSpec(variant=get_variant(name).name))
+            except ValueError:
+                unknown.append(name)
     if unknown or not selected:
-        raise ConfigError(f"models must be among {', '.join(study.model_names)}, or presets to "
+        raise ConfigError(f"models must be among {', '.join(study.model_names)}, presets to "
                           f"evaluate untrained ({', '.join(presets.preset_names())}, optionally "
-                          f"with :taps=K). Received: {list(names)}")
+                          f"with :taps=K), or <Net>-lin / <Net>-cos variants of keras.applications "
+                          f"models to train. Received: {list(names)}")
     return tuple(selected)
 
 

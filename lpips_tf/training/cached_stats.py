@@ -95,6 +95,11 @@ def fingerprint(model, index, load_size, taps=None):
             "dtype": model.dtype_policy.name, "load_size": int(load_size),
             "subsets": list(index.subsets), "taps": selected}
     digest.update(json.dumps(meta, sort_keys=True).encode())
+    from lpips_tf.core.trunks import TRUNKS
+
+    if model.net not in TRUNKS:  # an open trunk: its architecture too, not only its weights
+        architecture = keras.saving.serialize_keras_object(trunk)
+        digest.update(json.dumps(architecture, sort_keys=True, default=str).encode())
     _hash_trunk(trunk, digest)
     for column in (index.ref, index.p0, index.p1):
         for path in column:
