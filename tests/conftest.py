@@ -1,7 +1,11 @@
-"""Shared fixtures: paths to ../shared, trunk weight files, small random images."""
+"""Shared fixtures: paths to ../shared, trunk weight files, small random images; and tests whose
+subprocess runs in the background while the others run."""
 
+import contextlib
 import os
 import pathlib
+import subprocess
+import tempfile
 
 import numpy as np
 import pytest
@@ -124,6 +128,65 @@ def dataset(tmp_path_factory):
                              patch=64, seed=0)
 
 
+@pytest.fixture(scope="session")
+def alex(random_trunk_file):
+    """AlexNet LPIPS with seeded random trunk weights and the official lin weights (every layer
+    on real lin values); shared by the whole session, so tests only call it."""
+    import lpips_tf
+
+    return lpips_tf.LPIPS(net="alex", trunk_weights=random_trunk_file("alex"))
+
+
+# The settings of `finished_run` (train.py's flags of the same names).
+FINISHED_RUN = dict(train_sets="train/traditional", val_sets="val/traditional",
+                    variant="alex-lin", epochs=1, epochs_decay=2, batch_size=20,
+                    steps_per_epoch=3, dropout=0.0, lr=1e-3, seed=1, verbose=2)
+
+
+@pytest.fixture(scope="session")
+def finished_run(dataset, random_trunk_file, tmp_path_factory):
+    """One finished alex-lin training run on `dataset` (seeded random AlexNet, `FINISHED_RUN`:
+    3 epochs of 3 steps, the last at the decayed rate), every artefact written, SavedModel
+    included. Shared by the session: tests read its folder and never write into it.
+
+    Returns `training.train`'s dict plus `log` (its lines), `trunk` and `out_dir`."""
+    from lpips_tf import training
+
+    out = tmp_path_factory.mktemp("finished_run")
+    trunk = random_trunk_file("alex")
+    lines = []
+    result = training.train(training.TrainConfig(data_dir=dataset, trunk_weights=trunk,
+                                                 out_dir=str(out), **FINISHED_RUN),
+                            log=lines.append)
+    return {**result, "log": lines, "trunk": trunk, "out_dir": str(out)}
+
+
+@contextlib.contextmanager
+def saved_model_export_skipped():
+    """Training runs inside this block write every artefact but the SavedModel (the slowest one:
+    a trace and a graph export per run), for tests about other things. Export has its own tests
+    (test_training.py, test_model.py)."""
+    from lpips_tf.training import artefacts
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(artefacts, "export_saved_model", skip_export)
+        yield
+
+
+def skip_export(model, path):
+    """Stands in for `export_saved_model`: an empty folder that says so (the run's atomic rename
+    still has a folder to move)."""
+    os.makedirs(path)
+    pathlib.Path(path, "EXPORT_SKIPPED_BY_THE_TESTS").write_text("")
+
+
+@pytest.fixture
+def no_saved_model_export():
+    """`saved_model_export_skipped` for one test."""
+    with saved_model_export_skipped():
+        yield
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
@@ -138,3 +201,70 @@ def run_train_main(*args):
     import train as train_script
 
     return train_script.main([str(a) for a in args])
+
+
+# ------------------------------------------------------------------------------------------------
+# Background runs. A test marked `@pytest.mark.background(argv=[...], env={...})` has its
+# subprocess started as soon as collection ends, and runs last: the subprocess (the JAX rerun,
+# a separate Python process) works on the second CPU core while the other tests run, and the test
+# then waits for it and checks its output. Deselected tests start nothing.
+
+BACKGROUND_RUN = pytest.StashKey["BackgroundRun"]()
+_STARTED = []
+
+
+class BackgroundRun:
+    """A subprocess whose stdout and stderr (together) go to an anonymous temporary file."""
+
+    def __init__(self, argv, env=None, cwd=None):
+        self._output = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self._output,
+                                        stderr=subprocess.STDOUT, text=True)
+        _STARTED.append(self)
+
+    def result(self, timeout):
+        """(return code, output) once the process has ended (killed after `timeout` s)."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+        self._output.seek(0)
+        return self.process.returncode, self._output.read()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "background(argv, env, cwd): the test's subprocess starts "
+                                       "when collection ends; the test runs last and waits for it")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Stable: the background tests keep their order among themselves, after everything else.
+    items.sort(key=lambda item: item.get_closest_marker("background") is not None)
+
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    for item in session.items:
+        mark = item.get_closest_marker("background")
+        if mark is not None:
+            item.stash[BACKGROUND_RUN] = BackgroundRun(**mark.kwargs)
+
+
+def pytest_sessionfinish(session):
+    for run in _STARTED:  # an interrupted session (-x, Ctrl-C) leaves none running
+        run.stop()
+
+
+@pytest.fixture
+def background_run(request):
+    """The `BackgroundRun` of this test (started now if collection did not start it)."""
+    run = request.node.stash.get(BACKGROUND_RUN, None)
+    if run is None:
+        run = BackgroundRun(**request.node.get_closest_marker("background").kwargs)
+    return run

@@ -18,11 +18,6 @@ from conftest import random_images
 BACKEND = backend_name()
 
 
-@pytest.fixture(scope="module")
-def alex(random_trunk_file):
-    return lpips_tf.LPIPS(net="alex", trunk_weights=random_trunk_file("alex"))
-
-
 def _slow_call(model, pair, **kwargs):
     """The ordinary Keras call (`call` through Layer.__call__), bypassing the eager fast path."""
     return keras.Model.__call__(model, pair, **kwargs)

@@ -1,12 +1,16 @@
-"""The metric under Keras' JAX backend, in a subprocess (a backend is chosen once per process).
+"""What `import lpips_tf` loads on each backend, and the metric under Keras' JAX backend, in
+subprocesses (a backend is chosen once per process).
 
-Runs the backend-agnostic test files (golden parity, the Keras metric, tests/test_agnostic.py,
-tests/test_backend_agnostic.py) with KERAS_BACKEND=jax, and checks that importing lpips_tf there
-does not import TensorFlow. CI installs a CPU jax from requirements-test.txt; without jax these tests skip.
-PyTorch is tested by hand (README "Backends"): its PyPI wheels are too heavy for CI.
+The JAX run covers a stratified sample of the golden parity cases (one per net, version,
+distance and trunk, every image pair among them; `test_parity.stratified_sample`), the Keras
+metric, tests/test_agnostic.py and tests/test_backend_agnostic.py. All 112 golden cases on JAX:
+`KERAS_BACKEND=jax python -m pytest tests/test_parity.py`. CI installs a CPU jax from
+requirements-test.txt; without jax the JAX tests skip. PyTorch is tested by hand (README
+"Backends"): its PyPI wheels are too heavy for CI.
 """
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -17,41 +21,86 @@ from conftest import ROOT
 
 # tests/test_pairwise.py stays on TensorFlow (its numbers are NumPy's; the trunk passes are the
 # model's, which the golden suite covers); test_agnostic checks pairwise on the other backend.
-AGNOSTIC_FILES = ["tests/test_parity.py", "tests/test_metrics.py",
-                  "tests/test_agnostic.py", "tests/test_backend_agnostic.py"]
+AGNOSTIC_FILES = ["tests/test_metrics.py", "tests/test_agnostic.py",
+                  "tests/test_backend_agnostic.py"]
+# What `import lpips_tf` must not load: everything but the metric core and its uses.
+HEAVY_SUBPACKAGES = ("training", "data", "evaluation", "experiments", "cli")
 
-needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+
+def _installed(module):
+    return importlib.util.find_spec(module) is not None
+
+
+needs_jax = pytest.mark.skipif(not _installed("jax"),
                                reason="jax is not installed (pip install -r requirements-test.txt)")
 
 
-def _jax_env():
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2", JAX_PLATFORMS="cpu")
-    # XLA compilation dominates these short runs (about a hundred model x shape compilations for
-    # the golden cases): LLVM's optimisation level 0 compiles about a third faster and computes
-    # the same IEEE float32 operations (no fast-math either way).
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+def _backend_env(backend):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    if backend == "jax":
+        env["JAX_PLATFORMS"] = "cpu"
+        # XLA compilation dominates these short runs (a few dozen model x shape compilations):
+        # LLVM's optimisation level 0 compiles about a third faster and computes the same IEEE
+        # float32 operations (no fast-math either way).
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
     return env
 
 
-@needs_jax
-def test_import_under_jax_leaves_tensorflow_out():
-    script = ("import sys, numpy as np, keras, lpips_tf\n"
-              "m = lpips_tf.LPIPS(net='squeeze', trunk_weights=None, spatial=True)\n"
-              "x = np.zeros((1, 32, 32, 3), np.float32)\n"
-              "assert np.asarray(m([x, x])).shape == (1, 32, 32, 1)\n"
-              "print(keras.backend.backend(), 'tensorflow' in sys.modules)\n")
-    run = subprocess.run([sys.executable, "-c", script], env=_jax_env(), cwd=str(ROOT),
-                         capture_output=True, text=True, timeout=300)
+IMPORT_CHILD = """
+import json, sys
+import lpips_tf
+loaded = sorted(m for m in sys.modules if m.startswith("lpips_tf."))
+tf_after_import = "tensorflow" in sys.modules
+import numpy as np, keras
+m = lpips_tf.LPIPS(net="squeeze", trunk_weights=None, spatial=True)
+x = np.zeros((1, 32, 32, 3), np.float32)
+shape = list(np.asarray(m([x, x])).shape)
+from lpips_tf.uses.losses import LPIPSLoss
+from lpips_tf.uses.metrics import LPIPSMetric
+from lpips_tf.uses.pairwise import pairwise
+print("REPORT", json.dumps({"backend": keras.backend.backend(), "loaded": loaded,
+                            "tf_after_import": tf_after_import, "shape": shape,
+                            "tf_after_use": "tensorflow" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_import_lpips_tf_loads_only_the_metric(backend):
+    """A fresh process: `import lpips_tf` loads the metric core and its uses only (no training,
+    data, evaluation, experiments or command-line module), and off the TensorFlow backend
+    neither the import nor a model call imports TensorFlow."""
+    if not _installed(backend):
+        pytest.skip(f"{backend} is not installed")
+    run = subprocess.run([sys.executable, "-c", IMPORT_CHILD], env=_backend_env(backend),
+                         cwd=str(ROOT), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split()[-2:] == ["jax", "False"], run.stdout
+    report = json.loads(run.stdout.split("REPORT", 1)[1])
+    assert report["backend"] == backend and report["shape"] == [1, 32, 32, 1]
+    subpackages = {m.split(".")[1] for m in report["loaded"]}
+    assert not subpackages & set(HEAVY_SUBPACKAGES), report["loaded"]
+    assert subpackages <= {"_lazy", "_startup", "core", "uses"}, report["loaded"]
+    if backend != "tensorflow":
+        assert not report["tf_after_import"] and not report["tf_after_use"], report
+
+
+def _jax_rerun_argv():
+    """pytest on the golden sample, the spec's numbers and the backend-agnostic files."""
+    from test_parity import CASES, _case_id, stratified_sample
+
+    golden = [f"tests/test_parity.py::test_matches_official[{_case_id(c)}]"
+              for c in stratified_sample(CASES)]
+    golden.append("tests/test_parity.py::test_reference_numbers_from_the_spec")
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *golden,
+            *AGNOSTIC_FILES]
 
 
 @needs_jax
-def test_backend_agnostic_suite_under_jax():
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          *AGNOSTIC_FILES], env=_jax_env(), cwd=str(ROOT),
-                         capture_output=True, text=True, timeout=1200)
-    tail = (run.stdout + run.stderr)[-4000:]
-    assert run.returncode == 0, tail
-    assert " passed" in run.stdout and " failed" not in run.stdout, tail
+@pytest.mark.background(argv=_jax_rerun_argv(), env=_backend_env("jax"), cwd=str(ROOT))
+def test_golden_sample_and_backend_agnostic_tests_under_jax(background_run):
+    """Its subprocess runs in the background from the end of collection (conftest.BackgroundRun),
+    beside the TensorFlow tests; the test itself runs last and waits for it."""
+    code, output = background_run.result(timeout=900)
+    tail = output[-4000:]
+    assert code == 0, tail
+    assert " passed" in output and " failed" not in output, tail

@@ -181,24 +181,24 @@ def test_evaluate_cli(data_dir, tmp_path):
     assert (out / "results.md").exists() and (out / "comparison.png").exists()
 
 
-def test_per_net_trunk_weights(data_dir, random_trunk_file, tmp_path):
-    # One flag value serves several nets: "alex=PATH,squeeze=PATH".
+def test_per_net_trunk_weights(data_dir, random_trunk_file, tmp_path, capsys):
+    # One flag value serves several nets: "alex=PATH,squeeze=PATH" (evaluate.py in process).
+    import evaluate as evaluate_script
+
     out = tmp_path / "per_net"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     sources = f"alex={random_trunk_file('alex')},squeeze={random_trunk_file('squeeze')}"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "evaluate.py"), "--data_dir", data_dir, "--out", str(out),
-         "--sets", "2afc", "--load_size", "32", "--n_boot", "20", "--noprogress",
-         "--no_baselines", "--variants", "alex-cos,squeeze-cos", "--trunk_weights", sources],
-        capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT))
-    assert proc.returncode == 0, proc.stderr
+    code = evaluate_script.main(
+        ["--data_dir", data_dir, "--out", str(out), "--sets", "2afc", "--load_size", "32",
+         "--n_boot", "20", "--noprogress", "--no_baselines", "--variants", "alex-cos,squeeze-cos",
+         "--trunk_weights", sources])
+    assert code == 0, capsys.readouterr().err
     assert set(json.load(open(out / "results.json"))) >= {"alex-cos", "squeeze-cos"}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "evaluate.py"), "--data_dir", data_dir, "--out", str(out),
-         "--variants", "alex", "--trunk_weights", "alex="],
-        capture_output=True, text=True, env=env, timeout=300, cwd=str(ROOT))
-    assert proc.returncode == 2 and "alex=PATH" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    capsys.readouterr()
+    code = evaluate_script.main(["--data_dir", data_dir, "--out", str(out), "--variants", "alex",
+                                 "--trunk_weights", "alex="])
+    err = capsys.readouterr().err
+    assert code == 2 and "alex=PATH" in err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_trained_folder_named_like_an_official_variant(tmp_path):

@@ -9,11 +9,6 @@ from lpips_tf.core.compiled import compiled_distance_fn
 from conftest import random_images
 
 
-@pytest.fixture(scope="module")
-def alex(random_trunk_file):
-    return lpips_tf.LPIPS(net="alex", trunk_weights=random_trunk_file("alex"))
-
-
 def test_matches_the_model_without_retracing(alex):
     distance = compiled_distance_fn(alex)
     rng = np.random.default_rng(0)

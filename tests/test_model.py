@@ -11,12 +11,6 @@ from conftest import random_images
 
 
 @pytest.fixture(scope="module")
-def alex(random_trunk_file):
-    # Random trunk, official lin weights: exercises every layer on real lin values.
-    return lpips_tf.LPIPS(net="alex", trunk_weights=random_trunk_file("alex"))
-
-
-@pytest.fixture(scope="module")
 def pair():
     rng = np.random.default_rng(0)
     return random_images(rng, (2, 48, 56, 3)), random_images(rng, (2, 48, 56, 3))

@@ -14,11 +14,6 @@ TOL = 1e-5
 
 
 @pytest.fixture(scope="module")
-def alex():
-    return lpips_tf.LPIPS(net="alex", trunk_weights=None, lin_weights="official")
-
-
-@pytest.fixture(scope="module")
 def alex_cos():
     return lpips_tf.LPIPS(net="alex", lpips=False, trunk_weights=None)
 

@@ -28,6 +28,23 @@ def _case_id(case):
     return f"{case['net']}-v{case['version']}-{kind}-{case['trunk']}-{images}"
 
 
+def stratified_sample(cases):
+    """One golden case per (net, version, lpips, trunk) stratum, each taking the image pair the
+    sample has used least so far (first in file order on ties), so that every image pair and
+    size appears too: what tests/test_backends.py reruns on another backend."""
+    strata = {}
+    for case in cases:
+        strata.setdefault((case["net"], case["version"], case["lpips"], case["trunk"]), []).append(
+            case)
+    used = {}
+    sample = []
+    for members in strata.values():
+        case = min(members, key=lambda c: used.get((c["image0"], c["image1"]), 0))
+        used[(case["image0"], case["image1"])] = used.get((case["image0"], case["image1"]), 0) + 1
+        sample.append(case)
+    return sample
+
+
 def _image(reference):
     if reference.startswith("shared:"):
         return load_image(shared_path(reference[len("shared:"):]))

@@ -181,9 +181,10 @@ def test_resolve_verbose(monkeypatch):
     assert resolve_verbose("auto") == 1
 
 
-def test_train_with_taps_flag_on_cached_statistics(dataset, random_trunk_file, tmp_path, capsys):
+def test_train_with_taps_flag_on_cached_statistics(dataset, random_trunk_file, tmp_path, capsys,
+                                                   no_saved_model_export):
     """`train.py --taps 2 --cached_stats`: the run folder, config.json, lin_weights.npz and the
-    saved model carry the two taps; a cosine variant trains on the cache too."""
+    saved model.keras carry the two taps; a cosine variant trains on the cache too."""
     import keras
 
     from conftest import run_train_main
