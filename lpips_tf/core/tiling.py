@@ -35,7 +35,7 @@ from lpips_tf.core import inputs as lpips_inputs
 from lpips_tf.core.backend import backend_name
 
 __all__ = ["DEFAULT_MAX_MEMORY_BYTES", "pair_bytes", "check_max_memory_bytes", "bounded_call",
-           "tile_plan", "tiled_distance"]
+           "tile_plan", "owned_blocks", "tiled_distance", "tiled_tap_features"]
 
 DEFAULT_MAX_MEMORY_BYTES = 2 * 2**30
 
@@ -74,8 +74,8 @@ def pair_bytes(model, height, width):
 
     Two images; per image and input pixel, the tap outputs twice (trunk output and normalised
     copy), the largest layer output twice (with its input) and the 3 input channels, in the
-    variable dtype's bytes. On CPU this over-estimates the measured resident peak slightly
-    (VGG16 2048 x 2048: 12.5 GB estimated, 10 GB measured).
+    variable dtype's bytes. On CPU it is somewhat above the measured resident peak (README,
+    "Large images").
     """
     outputs, largest = model_geometry(model).floats_per_pixel
     itemsize = np.dtype(model.dtype_policy.variable_dtype).itemsize
@@ -142,39 +142,77 @@ def tile_plan(model, height, width, budget):
     return rows, cols
 
 
-def _tile_maps_fn(model):
-    """Two prepared tiles -> one distance map per tap (N, h_t, w_t, 1); compiled on TensorFlow."""
-    fn = model.__dict__.get(_TILE_FN_ATTR)
-    if fn is not None:
-        return fn
+def _compiled(model, key, fn, arity):
+    """`fn` of two or one prepared tiles, compiled once per model: a `tf.function` on TensorFlow
+    (any tile shape), `jax.jit` over the model's variables on JAX (one compilation per tile
+    shape), as it is elsewhere."""
+    cache = model.__dict__.setdefault(_TILE_FN_ATTR, {})
+    if key in cache:
+        return cache[key]
+    compiled = fn
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
 
+        spec = tf.TensorSpec([None, None, None, 3], model.input_dtype)
+        compiled = tf.function(fn, input_signature=[spec] * arity, autograph=False)
+    elif backend_name() == "jax":
+        import jax
+
+        variables = list(model.variables)
+
+        @jax.jit
+        def stateless(values, *tiles):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return fn(*tiles)
+
+        compiled = lambda *tiles: stateless([v.value for v in variables], *tiles)  # noqa: E731
+    cache[key] = compiled
+    return compiled
+
+
+def _tile_maps_fn(model):
+    """Two prepared tiles -> one distance map per tap (N, h_t, w_t, 1)."""
     def tile_maps(t0, t1):
         f0, f1 = model.batch_tap_features([t0, t1], training=False)
         return [model.tap_distance_map(k, a, b, training=False)
                 for k, (a, b) in enumerate(zip(f0, f1))]
 
-    fn = tile_maps
-    if backend_name() == "tensorflow":
-        import tensorflow as tf
-
-        spec = tf.TensorSpec([None, None, None, 3], model.input_dtype)
-        fn = tf.function(tile_maps, input_signature=[spec, spec], autograph=False)
-    model.__dict__[_TILE_FN_ATTR] = fn
-    return fn
+    return _compiled(model, "maps", tile_maps, 2)
 
 
-def _owned_block(tile_map, t, row, col, geometry):
-    """Tap t's owned positions of one tile's map as float64 numpy, (N, rows, cols, 1)."""
+def _tile_features_fn(model):
+    """One prepared tile -> its tap features (N, h_t, w_t, C_t)."""
+    return _compiled(model, "features", lambda t: model.tap_features(t, training=False), 1)
+
+
+def owned_blocks(model, images, tile_fn, budget):
+    """Runs `tile_fn` on every tile of `images` (prepared batches of one size); yields
+    (t, (r0, r1), (c0, c1), block): tap t's positions [r0, r1) x [c0, c1) of the full tap map,
+    as numpy, each position from exactly one tile. Tiles are sized for `budget` bytes per pair."""
+    height, width = int(images[0].shape[1]), int(images[0].shape[2])
+    geometry = model_geometry(model)
+    rows, cols = tile_plan(model, height, width, budget / int(images[0].shape[0]))
+    for row in rows:
+        for col in cols:
+            rs, cs = slice(row[0], row[1]), slice(col[0], col[1])
+            for t, tile_out in enumerate(tile_fn(*[x[:, rs, cs] for x in images])):
+                (r0, r1), (c0, c1) = row[2][t], col[2][t]
+                if r1 > r0 and c1 > c0:
+                    yield t, (r0, r1), (c0, c1), _owned_block(tile_out, t, row, col, geometry)
+
+
+def _owned_block(tile_out, t, row, col, geometry):
+    """Tap t's owned positions of one tile's output as numpy, (N, rows, cols, C)."""
     (r_lo, _, r_owned), (c_lo, _, c_owned) = row, col
     (r0, r1), (c0, c1) = r_owned[t], c_owned[t]
     jr, jc = geometry.taps[t][0].jump, geometry.taps[t][1].jump
     # Tiles start at multiples of the stride, so tile position p is full position p + lo / jump.
     a, b = r0 - r_lo // jr, c0 - c_lo // jc
-    block = np.asarray(ops.convert_to_numpy(tile_map))[:, a:a + r1 - r0, b:b + c1 - c0]
+    block = np.asarray(ops.convert_to_numpy(tile_out))[:, a:a + r1 - r0, b:b + c1 - c0]
     if block.shape[1:3] != (r1 - r0, c1 - c0):
         raise RuntimeError(f"Tile rows {row[:2]}, columns {col[:2]} gave tap {t} a map of "
-                           f"{tuple(tile_map.shape[1:3])}, too small for positions {r_owned[t]} x "
-                           f"{c_owned[t]}: the trunk geometry does not match the trunk.")
+                           f"{tuple(tile_out.shape[1:3])}, too small for positions {r_owned[t]} "
+                           f"x {c_owned[t]}: the trunk geometry does not match the trunk.")
     return block
 
 
@@ -182,30 +220,18 @@ def tiled_distance(model, x0, x1, budget):
     """`model.distance_from_prepared(x0, x1)` computed tile by tile (see the module docstring).
 
     x0, x1: prepared batches (N, H, W, 3) (`model.prepare_inputs`); tiles are sized for `budget`
-    bytes per tile for one pair. Returns (N,) or, spatial, (N, H, W, 1), as a backend tensor.
+    bytes per pair. Returns (N,) or, spatial, (N, H, W, 1), as a backend tensor.
     """
-    height, width = int(x0.shape[1]), int(x0.shape[2])
-    geometry = model_geometry(model)
-    rows, cols = tile_plan(model, height, width, budget / int(x0.shape[0]))
-    sizes = model.tap_sizes(height, width)
+    sizes = model.tap_sizes(int(x0.shape[1]), int(x0.shape[2]))
     n = int(x0.shape[0])
-    if model.spatial:
-        maps = [np.zeros((n, h, w, 1), np.float32) for h, w in sizes]
+    maps = [np.zeros((n, h, w, 1), np.float32) for h, w in sizes] if model.spatial else None
     sums = [np.zeros(n, np.float64) for _ in sizes]
-    tile_maps = _tile_maps_fn(model)
-    for row in rows:
-        for col in cols:
-            rs, cs = slice(row[0], row[1]), slice(col[0], col[1])
-            outputs = tile_maps(x0[:, rs, cs], x1[:, rs, cs])
-            for t, tile_map in enumerate(outputs):
-                (r0, r1), (c0, c1) = row[2][t], col[2][t]
-                if r1 <= r0 or c1 <= c0:
-                    continue
-                block = _owned_block(tile_map, t, row, col, geometry)
-                if model.spatial:
-                    maps[t][:, r0:r1, c0:c1] = block
-                else:
-                    sums[t] += block.sum(axis=(1, 2, 3), dtype=np.float64)
+    for t, (r0, r1), (c0, c1), block in owned_blocks(model, (x0, x1), _tile_maps_fn(model),
+                                                     budget):
+        if model.spatial:
+            maps[t][:, r0:r1, c0:c1] = block
+        else:
+            sums[t] += block.sum(axis=(1, 2, 3), dtype=np.float64)
     if not model.spatial:
         total = sum(s / (h * w) for s, (h, w) in zip(sums, sizes))
         return ops.convert_to_tensor(total.astype(np.float32))
@@ -215,6 +241,11 @@ def tiled_distance(model, x0, x1, budget):
         term = model.reduce_tap_map(ops.convert_to_tensor(tap_map), x0)
         total = term if total is None else total + term
     return total
+
+
+def tiled_tap_features(model, x, budget):
+    """`owned_blocks` of `model.tap_features(x)`: the features of large images, tile by tile."""
+    return owned_blocks(model, (x,), _tile_features_fn(model), 2 * budget)
 
 
 def _static_shape(x):
