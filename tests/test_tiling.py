@@ -184,9 +184,10 @@ def test_pairwise_tiles_large_images_with_the_same_numbers(disk, tmp_path, monke
 
     model = _model("squeeze", max_memory_bytes=None)
     rng = np.random.default_rng(7)
-    images = rng.uniform(-1, 1, (3, 250, 230, 3)).astype(np.float32)
+    images = rng.uniform(-1, 1, (3, 330, 300, 3)).astype(np.float32)
     untiled = pairwise(model, images)
-    model.max_memory_bytes = tiling.pair_bytes(model, 210, 210)
+    # Under one image's pass (half a 330 x 300 pair): every image goes through in tiles.
+    model.max_memory_bytes = tiling.pair_bytes(model, 220, 220)
     calls = []
     original = tiling.tiled_tap_features
     monkeypatch.setattr(tiling, "tiled_tap_features",
@@ -209,7 +210,7 @@ def test_tiled_equals_untiled_under_jax():
         "    m = lpips_tf.LPIPS(net='alex', trunk_weights=None, spatial=spatial,\n"
         "                       max_memory_bytes=None)\n"
         "    a = np.asarray(m([x0, x1]))\n"
-        "    m.max_memory_bytes = tiling.pair_bytes(m, 210, 210)\n"
+        "    m.max_memory_bytes = tiling.pair_bytes(m, 240, 240)\n"
         "    b = np.asarray(m([x0, x1]))\n"
         "    print(keras.backend.backend(), float(np.abs(a - b).max()), float(np.abs(a).max()))\n")
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2",
