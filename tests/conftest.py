@@ -31,6 +31,63 @@ def real_trunk_path(net):
     return shared_path(SHARED_WEIGHTS[net].relative_to(SHARED))
 
 
+# The ST-LPIPS authors' weights are downloaded from their repository by default; the tests take
+# them from the authors' wheel instead, which the repository does not ship: CI (.ci/run) downloads
+# it here; elsewhere point LPIPS_TF_STLPIPS_WHEEL at a copy.
+STLPIPS_WHEEL = "stlpips_pytorch-0.0.2-py3-none-any.whl"
+STLPIPS_WHEEL_ENV = "LPIPS_TF_STLPIPS_WHEEL"
+STLPIPS_WHEEL_CACHE = pathlib.Path.home() / ".cache" / "lpips_tf" / "ci"
+
+
+def stlpips_wheel():
+    """The stlpips-pytorch 0.0.2 wheel (the ST-LPIPS authors' weights), or a clear skip."""
+    path = pathlib.Path(os.environ.get(STLPIPS_WHEEL_ENV) or STLPIPS_WHEEL_CACHE / STLPIPS_WHEEL)
+    if not path.is_file():
+        pytest.skip(f"the ST-LPIPS authors' weights ({STLPIPS_WHEEL}) are not at {path}: .ci/run "
+                    f"downloads them (pip download --no-deps stlpips-pytorch==0.0.2 -d "
+                    f"{STLPIPS_WHEEL_CACHE}), or set {STLPIPS_WHEEL_ENV} to the wheel's path")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stlpips_server(tmp_path_factory):
+    """A folder holding the authors' two checkpoints, taken from their wheel, to download from
+    (its file:// URL stands for the authors' repository); skips without the wheel."""
+    import zipfile
+
+    from lpips_tf.core import weights
+
+    wheel = stlpips_wheel()
+    folder = tmp_path_factory.mktemp("stlpips_server")
+    with zipfile.ZipFile(wheel) as archive:
+        for file_name, _ in weights.STLPIPS_FILES.values():
+            (folder / file_name).write_bytes(archive.read(weights.STLPIPS_WHEEL_FOLDER + file_name))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stlpips_checkpoint(stlpips_server, tmp_path_factory):
+    """net ("st-alex", "st-vgg") -> the authors' checkpoint, fetched by the package's own
+    download code (`fetch_stlpips_weights`, SHA-256 checked) from `stlpips_server` into a
+    temporary cache; skips without the wheel."""
+    from lpips_tf.core import weights
+
+    home = tmp_path_factory.mktemp("stlpips_keras_home")
+
+    def get(net):
+        previous = os.environ.get("KERAS_HOME")
+        os.environ["KERAS_HOME"] = str(home)
+        try:
+            return weights.fetch_stlpips_weights(net, base_url=stlpips_server.as_uri())
+        finally:
+            if previous is None:
+                del os.environ["KERAS_HOME"]
+            else:
+                os.environ["KERAS_HOME"] = previous
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def random_trunk_file(tmp_path_factory):
     """Writes seeded random torchvision-layout trunk weights (.npz) and returns a getter."""

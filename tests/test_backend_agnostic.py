@@ -111,3 +111,66 @@ def test_plain_call_returns_plain_values_and_matches_predict():
                                rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="NaN"):
         model([np.full_like(x, np.nan), y])
+
+
+# API edges: an empty batch, a channels-first batch, the Keras metric given non-finite pixels.
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+def test_an_empty_batch_gives_an_empty_result(spatial):
+    model = lpips_tf.LPIPS(net="alex", trunk_weights=None, spatial=spatial)
+    x, y = _blocky_pairs(2, seed=4)
+    expected = (0, SIZE, SIZE, 1) if spatial else (0,)
+    for out in (model([x[:0], y[:0]]), model([x[:0], y[:0]], training=False),
+                model([x[:0].astype(np.uint8), y[:0]])):
+        out = np.asarray(out)
+        assert out.shape == expected and out.dtype == np.float32
+    # Its shape is still checked.
+    with pytest.raises(ValueError, match=r"3 \(RGB\) channels"):
+        model([x[:0, ..., :1], y[:0, ..., :1]])
+    with pytest.raises(ValueError, match="same shape"):
+        model([x[:0], y[:1]])
+
+
+def test_a_channels_first_batch_gets_a_hint():
+    model = lpips_tf.LPIPS(net="alex", trunk_weights=None)
+    x = np.zeros((2, 3, 64, 64), np.float32)
+    with pytest.raises(ValueError, match=r"received 64 \(shape \(2, 3, 64, 64\)\)\. It looks "
+                                         r"channels-first \(N, 3, H, W\).*"
+                                         r"x\.transpose\(0, 2, 3, 1\)"):
+        model([x, x])
+    # A genuine channel mistake keeps its own hint.
+    gray = np.zeros((2, 64, 64, 1), np.float32)
+    with pytest.raises(ValueError, match="Grayscale input") as error:
+        model([gray, gray])
+    assert "channels-first" not in str(error.value)
+
+
+def test_lpips_metric_propagates_non_finite_inputs():
+    from lpips_tf.uses.metrics import LPIPSMetric
+
+    metric = LPIPSMetric(net="alex", trunk_weights=None)
+    x, y = _blocky_pairs(2, seed=5)
+    metric.update_state(x, y)
+    clean = float(metric.result())
+    assert np.isfinite(clean) and clean > 0
+    for bad in (np.nan, np.inf, -np.inf):
+        for which in (0, 1):
+            pair = [x.copy(), y.copy()]
+            pair[which][1, 3, 4, 0] = bad
+            metric.reset_state()
+            metric.update_state(*pair, sample_weight=np.array([1.0, 0.0]))
+            assert np.isnan(float(metric.result())), (bad, which)
+    metric.reset_state()
+    metric.update_state(x, y)
+    assert float(metric.result()) == pytest.approx(clean, abs=1e-6)
+    # Traced too: Keras' evaluate runs update_state compiled (tf.function / jax.jit / torch).
+    inputs = keras.Input((SIZE, SIZE, 3))
+    model = keras.Model(inputs, keras.layers.Identity()(inputs))
+    model.compile(loss="mae", metrics=[LPIPSMetric(net="alex", trunk_weights=None)])
+    poisoned = x.copy()
+    poisoned[0, 0, 0, 0] = np.nan
+    scores = model.evaluate(poisoned, y, batch_size=2, verbose=0, return_dict=True)
+    assert np.isnan(scores["lpips"]), scores
+    scores = model.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)
+    assert np.isfinite(scores["lpips"]) and scores["lpips"] > 0, scores

@@ -248,3 +248,131 @@ def test_interrupted_cached_run_resumes_to_the_same_history(cached_and_end_to_en
     for a, b in zip(resumed["history"], reference):
         for key in a:
             np.testing.assert_allclose(a[key], b[key], rtol=1e-6, err_msg=key)
+
+
+# ------------------------------------------------------------------ a cache that cannot lie
+
+
+def _padded_png(path, array, size):
+    """Writes `array` as a PNG of exactly `size` bytes (a tEXt chunk fills the rest), so that two
+    different images can have one byte size."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(array, np.uint8)).save(buf, format="PNG")
+    data = buf.getvalue()
+    text = b"pad\0" + b"x" * (size - len(data) - 16)
+    assert len(text) >= 4, "size too small for this image"
+    chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(
+        ">I", zlib.crc32(b"tEXt" + text))
+    data = data[:-12] + chunk + data[-12:]  # before IEND
+    assert len(data) == size
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+PNG_SIZE = 10_000
+
+
+def _padded_2afc(root, n=4, size=48):
+    rng = np.random.default_rng(5)
+    folder = os.path.join(root, "2afc", "val", "toy")
+    for part in ("ref", "p0", "p1", "judge"):
+        os.makedirs(os.path.join(folder, part))
+    for i in range(n):
+        for part in ("ref", "p0", "p1"):
+            _padded_png(os.path.join(folder, part, f"{i:06d}.png"),
+                        rng.integers(0, 256, (size, size, 3)), PNG_SIZE)
+        np.save(os.path.join(folder, "judge", f"{i:06d}.npy"), np.array([0.25]))
+    return index_2afc(str(root), ["val/toy"])
+
+
+@pytest.fixture
+def cache_case(tmp_path, random_trunk_file):
+    """(model, index, cache folder, first statistics, a function computing them again and
+    returning (stats, logged lines))."""
+    model = lpips_tf.LPIPS(net="alex", trunk_weights=random_trunk_file("alex"))
+    index = _padded_2afc(tmp_path / "data")
+    cache = tmp_path / "cache"
+
+    def compute(m=model):
+        lines = []
+        stats = compute_triplet_stats(m, index, load_size=48, batch_size=4,
+                                      cache_dir=str(cache), verbose=2, log=lines.append)
+        return stats, lines
+
+    first, _ = compute()
+    assert not first["from_cache"]
+    return model, index, cache, first, compute
+
+
+def _resave(path, **changes):
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+
+
+def test_cache_with_replaced_numbers_fails_its_checksum_and_is_recomputed(cache_case):
+    model, index, cache, first, compute = cache_case
+    path = first["cache_file"]
+    with np.load(path) as data:
+        s0 = data["s0"]
+    _resave(path, s0=s0 * 0.5)  # same fingerprint and format, other numbers
+    again, lines = compute()
+    assert not again["from_cache"]
+    assert lines[0] == (f"Cached statistics {path} fail their checksum (the numbers changed after "
+                        f"they were stored): recomputing."), lines
+    np.testing.assert_array_equal(again["s0"], first["s0"])
+    assert compute()[0]["from_cache"]  # rewritten whole
+
+
+def test_truncated_cache_is_recomputed(cache_case):
+    model, index, cache, first, compute = cache_case
+    path = first["cache_file"]
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:len(data) // 2])
+    again, lines = compute()
+    assert not again["from_cache"]
+    assert lines[0].startswith(f"Cached statistics {path} are damaged (") and lines[0].endswith(
+        "): recomputing."), lines
+    np.testing.assert_array_equal(again["s1"], first["s1"])
+
+
+def test_alias_checks_the_deeper_files_fingerprint(cache_case):
+    from lpips_tf.training.cached_stats import stats_checksum
+
+    model, index, cache, first, compute = cache_case
+    four = lpips_tf.LPIPS(net="alex", trunk_weights=None, taps=4)
+    four.trunk.set_weights(model.trunk.get_weights()[:len(four.trunk.get_weights())])
+    served, _ = compute(four)
+    assert served["from_cache"] and served["cache_file"] == first["cache_file"]
+    # The deeper file now holds statistics stored under another fingerprint (another data set,
+    # say), with a checksum that matches them: the alias must not serve its columns.
+    other = "0" * 64
+    with np.load(first["cache_file"]) as data:
+        s0, s1, judge = data["s0"] + 1, data["s1"], data["judge"]
+    _resave(first["cache_file"], s0=s0, fingerprint=other,
+            checksum=stats_checksum(s0, s1, judge, other))
+    again, _ = compute(four)
+    assert not again["from_cache"]
+    np.testing.assert_allclose(again["s0"], first["s0"][:, :896], rtol=1e-5, atol=1e-7)
+
+
+def test_image_rewritten_with_same_size_and_mtime_is_seen(cache_case):
+    model, index, cache, first, compute = cache_case
+    path = index.ref[0]
+    before = os.stat(path)
+    _padded_png(path, np.full((48, 48, 3), 200), PNG_SIZE)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again, _ = compute()
+    assert not again["from_cache"]
+    # The first triplet's statistics changed (its reference is now flat grey), the others not.
+    assert np.abs(again["s0"][0] - first["s0"][0]).max() > 1e-3
+    np.testing.assert_allclose(again["s0"][1:], first["s0"][1:], rtol=1e-5, atol=1e-7)

@@ -318,3 +318,23 @@ def test_command_errors_are_one_line(tiny_dataset, tmp_path, capsys):
     assert script.main(["--data_dir", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("vgg", ["garbage", "garbled file"])
+def test_every_nets_trunk_weights_are_read_before_anything_trains(vgg, tiny_dataset, tmp_path,
+                                                                   capsys, random_trunk_file):
+    import experiment as script
+
+    if vgg == "garbled file":
+        vgg = str(tmp_path / "vgg_garbage.pth")
+        with open(vgg, "wb") as f:
+            f.write(b"PK\x03\x04 not a torch checkpoint" * 10)
+    out = tmp_path / "out"
+    spec = f"alex={random_trunk_file('alex')},vgg={vgg}"
+    assert script.main(["--data_dir", tiny_dataset, "--out_dir", str(out),
+                        "--trunk_weights", spec]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    assert vgg in captured.err and "Traceback" not in captured.err
+    assert "Epoch" not in captured.out
+    assert not out.exists() or not os.listdir(out)

@@ -105,7 +105,8 @@ def test_trunk_weights_specification_grammar(tmp_path):
     assert weights.parse_trunk_weights_per_net(f"alex={trunk}, vgg = keras", nets) == {
         "alex": str(trunk), "squeeze": "torchvision", "vgg": "keras"}
     assert weights.parse_trunk_weights_per_net("squeeze=none") == {
-        "alex": "torchvision", "vgg": "torchvision", "squeeze": None}
+        "alex": "torchvision", "vgg": "torchvision", "squeeze": None, "st-alex": "torchvision",
+        "st-vgg": "torchvision"}
     # A file whose name looks per net is a file.
     odd = tmp_path / "alex=x.pth"
     odd.write_bytes(b"")

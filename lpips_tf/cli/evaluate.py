@@ -12,6 +12,8 @@ Variants (--variants, comma-separated):
   alex, vgg, squeeze       official LPIPS v0.1 (authors' lin weights)
   alex-cos, vgg-cos, ...   the plain deep-feature distance (no lin layers)
   alex-v0.0, ...           version 0.0
+  stlpips-alex, stlpips-vgg ST-LPIPS, shift-tolerant (the authors' trunk and lin weights);
+                           stlpips-alex-cos, stlpips-vgg-cos without lin layers
   alex:taps=4, vgg-cos:taps=2, alex:taps=conv1+conv3
                            only these trunk taps (official lin weights reduced to them)
   <out_dir>/<variant>      a folder written by train.py (model.keras or saved_model/)
@@ -30,7 +32,8 @@ On a dataset written by `python -m lpips_tf.data.synthetic` the judgments
 are SIMULATED observers, not human judgments; every output says so.
 
 Exit codes: 0 done, 2 bad usage or bad input (one line on stderr; the data,
-the variants and their weights are checked before --out is created).
+the variants and their weights are checked before --out is created, and
+--out may not be or lie inside --data_dir or an evaluated run folder).
 """
 
 from lpips_tf.cli import scripts
@@ -68,6 +71,19 @@ def build_parser():
     return parser
 
 
+def _check_out_outside_inputs(args):
+    """--out may not be, or lie inside, the data folder or a run folder that is evaluated, nor be
+    a .keras file that is: its files would be written among the inputs."""
+    import os
+
+    from lpips_tf.cli.outputs import check_not_input
+
+    runs = [v for v in args.variants if os.path.exists(v)]
+    folders = [v for v in runs if os.path.isdir(v)]
+    check_not_input(args.out, "--out folder", files=[v for v in runs if v not in folders],
+                    folders=[args.data_dir] + folders)
+
+
 def run(args):
     from lpips_tf.cli.outputs import check_writable_dir
     from lpips_tf.data.synthetic import BANNER
@@ -81,6 +97,7 @@ def run(args):
     variants = evaluation.resolve_variants(
         args.variants, trunk_weights=parse_trunk_weights_per_net(args.trunk_weights),
         baselines=not args.no_baselines)
+    _check_out_outside_inputs(args)
     check_writable_dir(args.out, "--out folder", create=False)
     results = evaluation.evaluate(
         args.data_dir, variants, sets=args.sets, load_size=args.load_size,

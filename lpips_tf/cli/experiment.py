@@ -25,7 +25,7 @@ and no VGG16 weights (simulated observers, NOT human judgments; labelled so in e
 
 See README.md ("The seed experiment") for measured times. Exit codes: 0 done, 2 bad usage or bad
 input (one line on stderr; the settings, the data and every model's trunk weights are checked
-before anything is written).
+before anything is written, and --out_dir may not be or lie inside --data_dir).
 """
 
 from lpips_tf.cli import scripts
@@ -70,6 +70,21 @@ def build_parser():
     return parser
 
 
+def _check_outputs_outside_data(args):
+    """--out_dir may not be or lie inside --data_dir, and the data may not lie inside the folders
+    the experiment writes (<out_dir>/runs, <out_dir>/report)."""
+    import os
+
+    from lpips_tf.cli.outputs import OutputError, check_not_input, is_inside
+
+    check_not_input(args.out_dir, "--out_dir folder", folders=[args.data_dir])
+    for written in ("runs", "report"):
+        folder = os.path.join(args.out_dir, written)
+        if is_inside(args.data_dir, folder):
+            raise OutputError(f"--data_dir {args.data_dir} lies inside {folder}, which the "
+                              f"experiment writes; choose another --out_dir.")
+
+
 def run(args):
     require_data_dir(args.data_dir)
     from absl import logging
@@ -88,6 +103,7 @@ def run(args):
         save_judgment_model=args.save_judgment_model)
     # Checked without creating it; run_experiment refuses bad settings, data and trunk weights
     # before it writes anything.
+    _check_outputs_outside_data(args)
     check_writable_dir(args.out_dir, "--out_dir folder", create=False)
     seed.run_experiment(config, log=lambda line: print(line, flush=True))
     return scripts.EXIT_DONE

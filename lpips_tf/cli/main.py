@@ -5,7 +5,16 @@
     python -m lpips_tf all-pairs DIR --out results.txt [--batch_size 32] [--n_boot 1000]
 
 Images are read as RGB (grayscale repeated, alpha dropped) and scaled to [-1, 1]. The two images of
-a pair must have the same size. Distances print with 6 decimals.
+a pair must have the same size. Distances print with 6 decimals, the same whether maps are written
+or not: the distance is the model's own (each tap's map averaged at its resolution), the map the
+taps' maps upsampled and summed. `--format text|tsv|csv|jsonl` chooses the results file's rows
+(`lpips_tf.cli.results`; text quotes names that could be misread).
+
+Every output is checked against the inputs before any work (`lpips_tf.cli.outputs.check_not_input`):
+`-o` is no input image (nor an image-named file in an input folder), `--spatial_out` neither input
+image, `--spatial_dir` outside the input folders. Maps are written whole or not at all, each before
+its row, so a full disk stops the command with a line naming the file and lists no pair without
+its map.
 
 `dirs` and `all-pairs` skip hidden files and folders, report each unreadable image or size mismatch
 on stderr and go on, and exit with status 1 when anything was skipped (the exit codes of every
@@ -30,7 +39,9 @@ import os
 import sys
 
 from lpips_tf.cli import scripts
-from lpips_tf.cli.outputs import check_results_file, check_writable_dir, open_results
+from lpips_tf.cli.outputs import (OutputError, check_not_input, check_results_file,
+                                  check_writable_dir, open_results)
+from lpips_tf.cli.results import FORMATS, ResultsWriter
 
 
 class _DeprecatedCos(argparse.Action):
@@ -44,7 +55,8 @@ class _DeprecatedCos(argparse.Action):
 def _add_model_flags(parser):
     parser.add_argument("--net", default="alex",
                         help="preset (LPIPS.presets): alex (default, the official default), vgg, "
-                             "squeeze, alex-cos, vgg-v0.0, ..., optionally with :taps=K")
+                             "squeeze, alex-cos, vgg-v0.0, stlpips-alex, stlpips-vgg (ST-LPIPS), "
+                             "..., optionally with :taps=K")
     parser.add_argument("--version", default=None, choices=["0.1", "0.0"],
                         help="LPIPS version (default: the preset's, 0.1 for alex, vgg, squeeze)")
     parser.add_argument("--cos", action="store_true", default=False,
@@ -52,8 +64,9 @@ def _add_model_flags(parser):
                              "features, without the learned lin layers")
     parser.add_argument("--baseline", action=_DeprecatedCos, nargs=0, help=argparse.SUPPRESS)
     parser.add_argument("--trunk_weights", default="torchvision",
-                        help="'torchvision' (download once), 'keras' (vgg only), 'random', or a "
-                             "path to a torchvision-format .pth state dict")
+                        help="'torchvision' (download once; for stlpips-* the ST-LPIPS authors' "
+                             "checkpoint), 'keras' (vgg only), 'random', or a path to a "
+                             "torchvision-format .pth state dict (stlpips-*: the authors' .pth)")
     parser.add_argument("--lin_weights", default=None,
                         help="a path to lin weights (.npz or official .pth) instead of the "
                              "preset's (the official ones)")
@@ -74,7 +87,14 @@ def _add_batch_flag(parser, what):
                         help=f"{what}; memory grows with it")
 
 
-def _build_model(args, spatial):
+def _add_format_flag(parser):
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="results file format: text (names that could be misread quoted "
+                             "as JSON strings), tsv or csv (a header row, csv-module quoting), "
+                             "jsonl (one JSON object per pair); see lpips_tf.cli.results")
+
+
+def _build_model(args):
     from lpips_tf.core import presets
     from lpips_tf.core.model import LPIPS
     from lpips_tf.core.weights import parse_trunk_weights
@@ -82,31 +102,48 @@ def _build_model(args, spatial):
     name, _, settings = args.net.partition(":")
     name = presets.variant_of(name, "cos" if args.cos else None, args.version)
     overrides = {"lin_weights": args.lin_weights} if args.lin_weights else {}
-    return LPIPS.from_preset(":".join(filter(None, (name, settings))), spatial=spatial,
+    return LPIPS.from_preset(":".join(filter(None, (name, settings))), spatial=False,
                              trunk_weights=parse_trunk_weights(args.trunk_weights), **overrides)
 
 
-def _distances(model, images0, images1, names):
-    """Distances (and maps, for a spatial model) of one same-size batch, (k, H, W, 3) each."""
+def _distance_maps(model, images0, images1):
+    """The official spatial maps of a batch, (k, H, W): each tap's distance map
+    (`LPIPS.tap_distance_map`) upsampled to the image size and summed over taps."""
+    import numpy as np
+    from keras import ops
+
+    x0, x1 = model.prepare_inputs([images0, images1])
+    features0, features1 = model.batch_tap_features([x0, x1], training=False)
+    total = None
+    for k, (f0, f1) in enumerate(zip(features0, features1)):
+        term = model.upsample([model.tap_distance_map(k, f0, f1, training=False), x0])
+        total = term if total is None else total + term
+    return np.asarray(ops.convert_to_numpy(total))[..., 0]
+
+
+def _distances(model, images0, images1, names, maps=False):
+    """Distances (and with `maps` the distance maps) of one same-size batch, (k, H, W, 3) each.
+
+    The distance is the model's own call whether maps are asked for or not: the spatial mean of
+    each tap's map at that tap's resolution, which the mean of the upsampled map is not.
+    """
     import numpy as np
 
     try:
-        out = np.asarray(model([images0, images1]))
+        d = np.asarray(model([images0, images1])).astype(np.float64)
+        return d, _distance_maps(model, images0, images1) if maps else None
     except ValueError as error:  # e.g. an image under the trunk's minimum size
         raise ValueError(f"{', '.join(names)}: {scripts.one_line(error)}") from None
-    if model.spatial:
-        return out.mean(axis=(1, 2, 3), dtype=np.float64), out[..., 0]
-    return out.astype(np.float64), None
 
 
-def _distance(model, image0, image1, name0, name1):
-    """Distance (and map, for a spatial model) of one pair of (H, W, 3) arrays."""
+def _distance(model, image0, image1, name0, name1, maps=False):
+    """Distance (and with `maps` the map) of one pair of (H, W, 3) arrays."""
     from lpips_tf.cli.batching import size_mismatch_message
 
     if image0.shape != image1.shape:
         raise ValueError(size_mismatch_message(name0, image0.shape, name1, image1.shape))
-    d, maps = _distances(model, image0[None], image1[None], (name0, name1))
-    return float(d[0]), None if maps is None else maps[0]
+    d, distance_maps = _distances(model, image0[None], image1[None], (name0, name1), maps)
+    return float(d[0]), None if distance_maps is None else distance_maps[0]
 
 
 def _map_name(name):
@@ -119,10 +156,11 @@ def cmd_pair(args):
 
     map_dir = os.path.dirname(os.path.abspath(args.spatial_out)) if args.spatial_out else None
     if map_dir:
+        check_not_input(args.spatial_out, "--spatial_out map", files=(args.image0, args.image1))
         check_writable_dir(map_dir, create=False)
-    model = _build_model(args, spatial=bool(args.spatial_out))
+    model = _build_model(args)
     d, distance_map = _distance(model, load_image(args.image0), load_image(args.image1),
-                                args.image0, args.image1)
+                                args.image0, args.image1, maps=bool(args.spatial_out))
     print(f"{d:.6f}")
     if distance_map is not None:
         os.makedirs(map_dir, exist_ok=True)
@@ -136,7 +174,7 @@ def _skip(bar, message):
     bar.note(f"skipped: {message}")
 
 
-def _batch_results(model, batch, paths):
+def _batch_results(model, batch, paths, maps):
     """(key, distance, map) per pair of a PairBatch, or (key, error, None) for a pair that fails.
 
     One model call for the batch; if it raises (an image under the trunk's minimum size, say),
@@ -144,8 +182,8 @@ def _batch_results(model, batch, paths):
     """
     single = len(batch.keys) == 1
     try:
-        d, maps = _distances(model, batch.images0, batch.images1,
-                             paths(batch.keys[0]) if single else batch.keys)
+        d, distance_maps = _distances(model, batch.images0, batch.images1,
+                                      paths(batch.keys[0]) if single else batch.keys, maps)
     except ValueError as error:
         if single:
             yield batch.keys[0], error, None
@@ -153,31 +191,69 @@ def _batch_results(model, batch, paths):
         for k, key in enumerate(batch.keys):
             yield from _batch_results(model, batch._replace(
                 keys=[key], images0=batch.images0[k:k + 1], images1=batch.images1[k:k + 1]),
-                paths)
+                paths, maps)
         return
     for k, key in enumerate(batch.keys):
-        yield key, float(d[k]), None if maps is None else maps[k]
+        yield key, float(d[k]), None if distance_maps is None else distance_maps[k]
 
 
-def cmd_dirs(args):
-    from lpips_tf.cli.batching import SkippedPair, pair_batches
-    from lpips_tf.data.images import list_images, load_image, save_distance_map
-    from lpips_tf.utils.progress import ProgressBar
+def _input_paths(folder, names):
+    return [os.path.join(folder, n) for n in names]
 
-    names0, names1 = list_images(args.dir0), set(list_images(args.dir1))
-    common = [n for n in names0 if n in names1]
-    missing = [n for n in names0 if n not in names1] + sorted(names1 - set(names0))
+
+def _check_results_not_input(out, files, folders):
+    """The results file may not be an input, nor an image-named file in an input folder (the
+    next run would read it as an image)."""
+    from lpips_tf.data.images import IMAGE_EXTENSIONS
+
+    image_named = os.path.basename(out).lower().endswith(IMAGE_EXTENSIONS)
+    check_not_input(out, "results file", files=files, folders=folders if image_named else ())
+
+
+def _check_dirs_outputs(args, names0, names1, common):
+    """Every output of `dirs` against the inputs, before any work: the results file is no input
+    image, the maps' folder lies outside both input folders, and no map is the results file."""
+    folders = (args.dir0, args.dir1)
+    _check_results_not_input(args.out, _input_paths(args.dir0, names0) +
+                             _input_paths(args.dir1, names1), folders)
+    if args.spatial_dir:
+        check_not_input(args.spatial_dir, "--spatial_dir folder", folders=folders)
+        maps = {os.path.realpath(p) for p in _input_paths(args.spatial_dir,
+                                                          map(_map_name, common))}
+        if os.path.realpath(args.out) in maps:
+            raise OutputError(f"the results file {args.out} is also the name of a distance map in "
+                              f"--spatial_dir {args.spatial_dir}; choose another name.")
+        check_writable_dir(args.spatial_dir, "--spatial_dir folder", create=False)
+    check_results_file(args.out)
+
+
+def _matched_names(args):
+    """(names in dir0, names in dir1, same-named ones, the others), the others reported."""
+    from lpips_tf.data.images import list_images
+
+    names0, names1 = list_images(args.dir0), list_images(args.dir1)
+    in1 = set(names1)
+    common = [n for n in names0 if n in in1]
+    missing = [n for n in names0 if n not in in1] + sorted(in1 - set(names0))
     if not common:
         raise ValueError(f"{args.dir0} and {args.dir1} share no image file names; `dirs` compares "
                          f"same-named images.")
     if missing:
+        shown = ", ".join(repr(n) if not n.isprintable() else n for n in missing[:5])
         print(f"warning: {len(missing)} image(s) have no same-named counterpart and are skipped: "
-              f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", file=sys.stderr)
+              f"{shown}{' ...' if len(missing) > 5 else ''}", file=sys.stderr)
+    return names0, names1, common, missing
+
+
+def cmd_dirs(args):
+    from lpips_tf.cli.batching import SkippedPair, pair_batches
+    from lpips_tf.data.images import load_image, save_distance_map
+    from lpips_tf.utils.progress import ProgressBar
+
+    names0, names1, common, missing = _matched_names(args)
     # Outputs are checked before any computation, and created once the model is built.
-    if args.spatial_dir:
-        check_writable_dir(args.spatial_dir, "--spatial_dir folder", create=False)
-    check_results_file(args.out)
-    model = _build_model(args, spatial=bool(args.spatial_dir))
+    _check_dirs_outputs(args, names0, names1, common)
+    model = _build_model(args)
     if args.spatial_dir:
         check_writable_dir(args.spatial_dir, "--spatial_dir folder")
 
@@ -185,6 +261,7 @@ def cmd_dirs(args):
         return os.path.join(args.dir0, name), os.path.join(args.dir1, name)
 
     with open_results(args.out) as results:
+        rows = ResultsWriter(results, args.format, 1)
         done, skipped, bar = 0, 0, ProgressBar(len(common))
         # Pairs are read lazily, batch_size at a time: memory stays bounded for any folder size.
         for item in pair_batches(((n, *paths(n)) for n in common), load_image, args.batch_size):
@@ -193,16 +270,17 @@ def cmd_dirs(args):
                 skipped += 1
                 bar.add(1)
                 continue
-            for name, d, distance_map in _batch_results(model, item, paths):
+            for name, d, distance_map in _batch_results(model, item, paths,
+                                                        bool(args.spatial_dir)):
                 if isinstance(d, Exception):
                     _skip(bar, d)
                     skipped += 1
                 else:
-                    results.write(f"{name}: {d:.6f}\n")  # line-buffered: on disk at once
-                    done += 1
-                    if distance_map is not None:
+                    if distance_map is not None:  # the map first: a listed pair has its map
                         save_distance_map(os.path.join(args.spatial_dir, _map_name(name)),
                                           distance_map)
+                    rows.row([name], d)  # line-buffered: on disk at once
+                    done += 1
                 bar.add(1)
             del item  # the next batch is read without this one still held
         bar.close()
@@ -294,7 +372,7 @@ def _pairwise_by_size(model, folder, groups, batch_size):
     return condensed, position, skipped
 
 
-def _write_pairs(results, names, condensed, position):
+def _write_pairs(rows, names, condensed, position):
     """Writes `a, b: distance` for every pair of same-size readable images, in the order of the
     names (all i < j); returns the distances in that order."""
     readable = [n for n in names if n in position]
@@ -306,7 +384,7 @@ def _write_pairs(results, names, condensed, position):
             if position[b][0] == size:
                 d = float(condensed[size][offset + position[b][1]])
                 distances.append(d)
-                results.write(f"{a}, {b}: {d:.6f}\n")
+                rows.row([a, b], d)
     return distances
 
 
@@ -319,19 +397,22 @@ def cmd_all_pairs(args):
     names = list_images(args.dir)
     if len(names) < 2:
         raise ValueError(f"{args.dir} holds {len(names)} image(s); all-pairs needs at least 2.")
-    check_results_file(args.out)  # before any computation; written once the distances are known
-    model = _build_model(args, spatial=False)
+    # Before any computation; written once the distances are known.
+    _check_results_not_input(args.out, _input_paths(args.dir, names), (args.dir,))
+    check_results_file(args.out)
+    model = _build_model(args)
     groups, skipped = _size_groups(args.dir, names, model.min_input_size,
                                    lambda message: print(message, file=sys.stderr))
     skipped += _report_size_mismatches(groups)
     condensed, position, failed = _pairwise_by_size(model, args.dir, groups, args.batch_size)
     skipped += failed
     with open_results(args.out) as results:
-        distances = _write_pairs(results, names, condensed, position)
+        rows = ResultsWriter(results, args.format, 2)
+        distances = _write_pairs(rows, names, condensed, position)
         if distances:
             stats = _summary(np.asarray(distances), condensed, args.n_boot, diversity)
-            results.write(f"mean over {len(distances)} pairs ({stats}): "
-                          f"{np.mean(distances):.6f}\n")
+            rows.summary(f"mean over {len(distances)} pairs ({stats}): "
+                         f"{np.mean(distances):.6f}")
     if distances:
         print(f"mean distance over {len(distances)} pairs: {np.mean(distances):.6f} ({stats}); "
               f"all written to {args.out}")
@@ -377,6 +458,7 @@ def build_parser():
     dirs.add_argument("--spatial_dir", help="also save a distance map PNG per image here "
                       "(<image name>_lpips.png)")
     _add_batch_flag(dirs, "pairs per model call")
+    _add_format_flag(dirs)
     _add_model_flags(dirs)
     dirs.set_defaults(func=cmd_dirs)
 
@@ -384,6 +466,7 @@ def build_parser():
     all_pairs.add_argument("dir")
     all_pairs.add_argument("--out", "-o", default="lpips_pairs.txt", help="results file")
     _add_batch_flag(all_pairs, "images per trunk call")
+    _add_format_flag(all_pairs)
     all_pairs.add_argument("--n_boot", type=int, default=1000,
                            help="bootstrap resamples for the interval of the mean (0: none)")
     _add_model_flags(all_pairs)

@@ -57,8 +57,10 @@ TRAINING_FLAGS = {
     "val_sets": (scripts.comma_list, "2AFC validation subsets, relative to 2afc/, "
                  "comma-separated; scored after every epoch."),
     "trunk_weights": (str, "Pretrained trunk: 'torchvision' (download once, cached), 'keras' "
-                      "(VGG only), 'none' (random), or a path to a torchvision state dict. "
-                      "Variants with a random trunk (vgg-rand-cos, *-scratch) ignore it."),
+                      "(VGG only), 'imagenet' (keras.applications trunks: Keras' download), "
+                      "'none' (random), or a path to a torchvision state dict (a .weights.h5 "
+                      "file for a keras.applications trunk). Variants with a random trunk "
+                      "(vgg-rand-cos, *-scratch) ignore it."),
     "epochs": (int, "Epochs at the constant learning rate."),
     "epochs_decay": (int, "Further epochs of linear decay to 0 (total = epochs + "
                      "epochs_decay)."),
@@ -174,6 +176,9 @@ def _list_variants():
 
     for name, variant in training.VARIANTS.items():
         print(f"{name:14s} {variant.description}")
+    print("<Net>-lin, <Net>-cos: the lin and cos families on any keras.applications model, e.g. "
+          "ResNet50-lin, MobileNetV3Small-cos (--taps: its layer names, or K for the first K of "
+          "its default taps).")
     print("The seed brief's whole comparison (vgg2-*, alex4-*, vgg-rand-cos, evaluation, report) "
           "is one command: python experiment.py --data_dir D --out_dir R")
 

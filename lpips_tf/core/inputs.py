@@ -59,6 +59,9 @@ def check_static_shape(shape, which, min_size, net):
     if channels is not None and channels != 3:
         hint = {1: " Grayscale input: repeat it to 3 channels (x.repeat(3, axis=-1)).",
                 4: " RGBA input: drop the alpha channel (x[..., :3])."}.get(channels, "")
+        if shape[1] == 3:
+            hint = (" It looks channels-first (N, 3, H, W); LPIPS takes channels-last NHWC: "
+                    "transpose it with x.transpose(0, 2, 3, 1) (keras.ops.transpose for tensors).")
         raise ValueError(f"{which} must have 3 (RGB) channels, received {channels} "
                          f"(shape {shape}).{hint}")
     for axis, label in ((1, "height"), (2, "width")):
@@ -68,6 +71,15 @@ def check_static_shape(shape, which, min_size, net):
                 f"{which} is too small for the {net} trunk: {label} {size} < {min_size}, the "
                 f"smallest size that leaves every layer at least 1 x 1. Received shape {shape}; "
                 f"upsample the images first.")
+
+
+def empty_batch_shape(shape, spatial):
+    """The result shape for a batch of static shape `shape` when it holds no image, else None:
+    (0,), or (0, H, W, 1) for a spatial model. Nothing is computed for an empty batch (TensorFlow's
+    convolutions refuse one); its shape is checked all the same."""
+    if not shape or shape[0] != 0:
+        return None
+    return (0,) + tuple(shape[1:3]) + (1,) if spatial else (0,)
 
 
 def check_shapes_match(shape0, shape1):

@@ -13,7 +13,7 @@ from lpips_tf.core import layers as lpips_layers
 from lpips_tf.core import presets as lpips_presets
 from lpips_tf.core import tiling as lpips_tiling
 from lpips_tf.core import weights as lpips_weights
-from lpips_tf.core.trunks import get_trunk_module, select_taps
+from lpips_tf.core.trunks import get_trunk_module, is_open_trunk, select_taps
 
 VERSIONS = lpips_weights.VERSIONS
 
@@ -29,10 +29,19 @@ def _as_list(outputs):
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
-def _checked_input_scaling(net, version, trunk_weights, input_scaling):
-    """The trunk's input scaling: `input_scaling`, or the one `version` and `trunk_weights` imply."""
+def _checked_input_scaling(net, version, trunk_weights, input_scaling, trunk_module=None):
+    """The trunk's input scaling: `input_scaling`, or the one `version` and `trunk_weights` imply
+    (for an open trunk: its family's `preprocess_input` convention)."""
     if version not in VERSIONS:
         raise ValueError(f"version must be one of {VERSIONS}. Received: version={version!r}")
+    if trunk_module is not None and is_open_trunk(trunk_module):
+        scaling = input_scaling or trunk_module.INPUT_SCALING
+        if scaling is None:
+            raise ValueError(f"A keras.Model trunk ({trunk_module.NAME}) needs input_scaling=, "
+                             f"the convention its preprocess_input follows: 'caffe', 'tf', "
+                             f"'torch' or 'raw' (0..255 as is, for models that preprocess "
+                             f"inside).")
+        return scaling
     if trunk_weights == "keras" and net != "vgg":
         raise ValueError(f"trunk_weights='keras' exists only for net='vgg' (Keras Applications "
                          f"VGG16). Received: net={net!r}")
@@ -68,22 +77,35 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
     `lpips_tf.uses.pairwise` and the cached training statistics share them.
 
     Args:
-      net: trunk, "alex", "vgg" or "squeeze".
+      net: trunk, "alex", "vgg" or "squeeze"; or "st-alex" / "st-vgg", the shift-tolerant
+        trunks of ST-LPIPS (Ghildyal and Liu, ECCV 2022; presets "stlpips-alex", "stlpips-vgg");
+        or the name of a `keras.applications` model function ("ResNet50", "MobileNetV3Small",
+        ...) or a functional `keras.Model` instance, whose layers are used as they are (see
+        `lpips_tf.core.trunks.applications`). Such a trunk has no official lin layers: pass
+        `lin_weights=None` (to train) or a file, or `lpips=False`.
       version: "0.1" (current) or "0.0" (the first release, which fed unscaled input to the trunk).
       lpips: True for learned lin layers; False for the plain deep-feature ("cosine") distance.
       spatial: return a per-pixel map instead of one number per pair.
-      trunk_weights: "torchvision" (torchvision's ImageNet checkpoint, downloaded once and cached),
+      trunk_weights: "torchvision" (torchvision's ImageNet checkpoint, downloaded once and cached;
+        for the ST trunks the ST-LPIPS authors' checkpoint, likewise),
         "keras" (VGG only: Keras Applications' ImageNet weights, with the BGR 0..255 preprocessing
         they expect), None (random initialisation), or a path to a torchvision-format state dict.
+        For a `keras.applications` trunk: "imagenet" (Keras' own download; the default stands
+        for it too), None (random) or a `.weights.h5` file; for a `keras.Model`: the default or
+        None (its weights as they are) or a `.weights.h5` file loaded into it.
       lin_weights: "official" (the authors' calibrated lin layers for `version`), None (fresh
         non-negative lin layers, to train), or a path (.npz written by this package or the official
-        .pth). Ignored when `lpips=False`.
+        .pth; for the ST trunks also the authors' whole checkpoint, the same file as the trunk's).
+        Ignored when `lpips=False`.
       normalize: inputs are in [0, 1] rather than [-1, 1].
       dropout_rate: dropout before each lin layer, active only in training (0.5 in the paper).
       trunk_trainable: let the trunk's weights train (the paper's "tune" and "scratch").
       validate_inputs: check shapes, finiteness and range of inputs, with clear errors.
       input_scaling: how the trunk's input is scaled ("lpips", "identity", "caffe"); derived from
         `version` and `trunk_weights` when None. Stored in the config so that reloading keeps it.
+        For a `keras.applications` trunk: its family's `preprocess_input` convention, found
+        automatically; a `keras.Model` trunk needs one of "caffe", "tf", "torch" (the three
+        `keras.applications` modes) or "raw" (0..255 as is, for models that preprocess inside).
       taps: which trunk layers the distance reads. None: all of them (the paper's metric); an int
         k: the first k (`taps=2` on VGG16 is "2 convolutional layers"); or a sequence of tap
         names (`trunk.TAPS`, e.g. ("conv1", "conv3") for alex) or indices, in trunk order. The
@@ -119,9 +141,14 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         max_memory_bytes=lpips_tiling.DEFAULT_MAX_MEMORY_BYTES,
         **kwargs,
     ):
+        trunk_module = get_trunk_module(net)
+        open_trunk = is_open_trunk(trunk_module)
+        # A model instance's trunk is serialised with the config; `net` is then its name.
+        from_instance = open_trunk and trunk_module.application is None
+        net = trunk_module.NAME if open_trunk else net
         kwargs.setdefault("name", f"lpips_{net}")
         super().__init__(dtype=dtype, **kwargs)
-        trunk_module = get_trunk_module(net)
+        self._trunk_from_instance = from_instance
         self.net = net
         self.version = version
         self.lpips = bool(lpips)
@@ -131,11 +158,16 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         self.trunk_trainable = bool(trunk_trainable)
         self.validate_inputs = bool(validate_inputs)
         self.max_memory_bytes = lpips_tiling.check_max_memory_bytes(max_memory_bytes)
-        self.input_scaling = _checked_input_scaling(net, version, trunk_weights, input_scaling)
+        self.input_scaling = _checked_input_scaling(net, version, trunk_weights, input_scaling,
+                                                    trunk_module)
         self.taps = select_taps(trunk_module, taps)
-        tap_indices = [trunk_module.TAPS.index(t) for t in self.taps]
-        self.channels = tuple(trunk_module.CHANNELS[i] for i in tap_indices)
-        self.min_input_size = trunk_module.MIN_INPUT_SIZE
+        if open_trunk:
+            self._check_open_lin_weights(lin_weights)
+            tap_indices = None
+        else:
+            tap_indices = [trunk_module.TAPS.index(t) for t in self.taps]
+            self.channels = tuple(trunk_module.CHANNELS[i] for i in tap_indices)
+            self.min_input_size = trunk_module.MIN_INPUT_SIZE
         self._build_layers(trunk_module, trunk_weights, tap_indices)
         if self.lpips:
             if lin_weights == "official":
@@ -153,7 +185,10 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         head_dtype = self.dtype_policy.variable_dtype
         with _global_dtype_policy(head_dtype):
             self.scaling = lpips_layers.ScalingLayer(self.input_scaling, name="scaling")
-        self.trunk = self._build_trunk(trunk_module, trunk_weights, tap_indices)
+        if is_open_trunk(trunk_module):
+            self.trunk = self._build_open_trunk(trunk_module, trunk_weights)
+        else:
+            self.trunk = self._build_trunk(trunk_module, trunk_weights, tap_indices)
         with _global_dtype_policy(head_dtype):
             self.normalization = lpips_layers.ChannelNormalization(name="channel_norm")
             self.squared_difference = lpips_layers.SquaredDifference(name="squared_difference")
@@ -193,16 +228,40 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         trunk.trainable = self.trunk_trainable
         return trunk
 
+    def _build_open_trunk(self, trunk_module, trunk_weights):
+        """A keras.applications or instance trunk: its model cut at the taps, whose channels and
+        smallest input size are read from the cut model."""
+        from lpips_tf.core.trunks import applications
+
+        downloads = trunk_module.application and trunk_weights in ("imagenet", "torchvision")
+        with _global_dtype_policy(self.dtype_policy), (
+                lpips_weights.keras_download_errors(trunk_module.NAME) if downloads
+                else contextlib.nullcontext()):
+            full = trunk_module.build_full(trunk_weights)
+        trunk = applications.cut_at(full, self.taps)
+        self.channels = tuple(int(o.shape[-1]) for o in trunk.outputs)
+        self.min_input_size = applications.min_input_size(trunk)
+        trunk.trainable = self.trunk_trainable
+        return trunk
+
+    def _check_open_lin_weights(self, lin_weights):
+        if self.lpips and lin_weights == "official":
+            raise ValueError(f"There are no official lin weights for the {self.net} trunk: pass "
+                             f"lin_weights=None (fresh lin layers, to train) or a file of trained "
+                             f"ones, or lpips=False for the cosine distance.")
+
     def _read_lin_weights(self, source, trunk_module, tap_indices):
         """Lin vectors for the selected taps from a file for all taps or for exactly these."""
+        if tap_indices is None:  # an open trunk: a file for exactly these taps
+            return lpips_weights.load_lin_weights(source, self.channels)
         all_taps = tuple(trunk_module.CHANNELS)
         if len(tap_indices) == len(all_taps):
-            return lpips_weights.load_lin_weights(source, all_taps)
+            return lpips_weights.load_lin_weights(source, all_taps, net=self.net)
         try:
-            vectors = lpips_weights.load_lin_weights(source, all_taps)
+            vectors = lpips_weights.load_lin_weights(source, all_taps, net=self.net)
         except (ValueError, KeyError) as error_all:
             try:
-                return lpips_weights.load_lin_weights(source, self.channels)
+                return lpips_weights.load_lin_weights(source, self.channels, net=self.net)
             except (ValueError, KeyError):
                 raise error_all from None
         return [vectors[i] for i in tap_indices]
@@ -287,6 +346,14 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         return f0, f1
 
     def __call__(self, inputs, training=None, **kwargs):
+        try:
+            shape0 = _static_shape(lpips_inputs.split_pair(inputs)[0])
+        except ValueError:
+            shape0 = None  # The call itself raises the clear error.
+        empty = lpips_inputs.empty_batch_shape(shape0, self.spatial)
+        if empty is not None:
+            self.check_input_pair(inputs)
+            return ops.zeros(empty, dtype=self.input_dtype)
         if not training and not kwargs:
             bounded = lpips_tiling.bounded_call(self, inputs)  # None: one pass fits the budget.
             if bounded is not None:
@@ -420,12 +487,24 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         return super().export(filepath, format=format, verbose=verbose,
                               input_signature=input_signature, **kwargs)
 
+    @property
+    def tap_strides(self):
+        """Each tap's nominal stride over the input (a power of two: 4 means 1/4 the size)."""
+        from lpips_tf.core.trunks.applications import PROBE_SIZE, nominal_stride
+
+        return tuple(nominal_stride(PROBE_SIZE, h) for h, _ in self.tap_sizes(PROBE_SIZE,
+                                                                              PROBE_SIZE))
+
     def get_config(self):
         # Architecture only, as Keras Applications do: the weights travel in the saved file, so a
-        # reloaded model neither downloads a trunk nor needs the original weight files.
+        # reloaded model neither downloads a trunk nor needs the original weight files. A model
+        # instance's trunk is saved as its (cut) architecture.
+        net = self.net
+        if self._trunk_from_instance:
+            net = keras.saving.serialize_keras_object(self.trunk)
         return {
             "name": self.name,
-            "net": self.net,
+            "net": net,
             "version": self.version,
             "lpips": self.lpips,
             "spatial": self.spatial,
@@ -443,6 +522,8 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        if isinstance(config.get("net"), dict):
+            config = {**config, "net": keras.saving.deserialize_keras_object(config["net"])}
         return cls(**config)
 
     # ----------------------------------------------------------------------------------------

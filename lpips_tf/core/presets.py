@@ -14,12 +14,23 @@ here:
   <net>-v0.0      the first release (unscaled trunk input), with its own lin layers
   <net>-cos-v0.0  the cos distance with v0.0's input
 
-all on torchvision's ImageNet trunks (downloaded once; `trunk_weights=` overrides). Other
+all on torchvision's ImageNet trunks (downloaded once; `trunk_weights=` overrides), and ST-LPIPS
+(Ghildyal and Liu, ECCV 2022), the shift-tolerant metric, with its authors' trunk and lin weights
+(one checkpoint per net, downloaded once; `trunk_weights=` and `lin_weights=` may both name it):
+
+  stlpips-alex, stlpips-vgg            ST-LPIPS on the shift-tolerant AlexNet / VGG16
+  stlpips-alex-cos, stlpips-vgg-cos    the cos distance on those trunks, no lin layers
+
+Other
 spellings that older versions took are aliases of these: `alex-lin`, `alex-v0.1`, `alex-0.0`,
 and, deprecated with a one-line note on stderr, `alex-base` / `alex-baseline` for `alex-cos`.
 
 Every command names models the same way, through `parse_spec`: a preset name, optionally with
 settings after a colon, "alex-cos:taps=4" (the first 4 taps) or "alex:taps=conv1+conv3".
+
+Every `keras.applications` backbone has a cos preset too, registered when first named:
+`<Net>-cos` ("ResNet50-cos", "MobileNetV3Small-cos"), on Keras' ImageNet weights (there are no
+official lin layers for them; train `<Net>-lin` with train.py).
 
 More presets plug in with one `register_preset` call each. A preset may name its own sources:
 `trunk_weights` and `lin_weights` are paths, the keywords `LPIPS` takes, or functions returning
@@ -102,9 +113,26 @@ def preset_names():
     return tuple(_PRESETS)
 
 
+def _application_preset(name):
+    """Registers `<Net>-cos` for a keras.applications name on first use; None for other names."""
+    net, _, distance = name.rpartition("-")
+    if distance != "cos" or not net:
+        return None
+    from lpips_tf.core.trunks import applications
+
+    if not applications.is_application(net):
+        return None
+    return register_preset(
+        name, f"{net} (keras.applications), cos: the cosine distance between unit-normalised "
+              f"features at its default taps, no lin layers",
+        net=net, lpips=False, trunk_weights="imagenet", lin_weights=None)
+
+
 def get_preset(name):
     """The `Preset` called `name` (or one of its aliases); a ValueError lists the presets."""
     if name in _PRESETS:
+        return _PRESETS[name]
+    if name not in _ALIASES and _application_preset(name) is not None:
         return _PRESETS[name]
     if name in _ALIASES:
         target, deprecated = _ALIASES[name]
@@ -112,7 +140,8 @@ def get_preset(name):
             _NOTED.add(name)
             print(f"note: {name!r} is a deprecated name; use {target!r}.", file=sys.stderr)
         return _PRESETS[target]
-    raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(_PRESETS)} (with "
+    raise ValueError(f"Unknown preset {name!r}. Presets: {', '.join(_PRESETS)}, and "
+                     f"<Net>-cos for a keras.applications model (e.g. ResNet50-cos) (with "
                      f"':taps=K' for the first K taps).")
 
 
@@ -221,3 +250,21 @@ def _register_official():
 
 
 _register_official()
+
+
+def _register_stlpips():
+    for net, name in (("st-alex", "stlpips-alex"), ("st-vgg", "stlpips-vgg")):
+        title = get_trunk_module(net).TITLE
+        # "torchvision" and "official" are, for these trunks, the ST-LPIPS authors' checkpoint
+        # (lpips_tf.core.weights.fetch_stlpips_weights).
+        register_preset(
+            name, f"ST-LPIPS (shift-tolerant) on {title}, the authors' trunk and lin weights",
+            net=net, version="0.1", lpips=True, trunk_weights="torchvision",
+            lin_weights="official")
+        register_preset(
+            name + "-cos", f"{title} with the ST-LPIPS authors' weights, cos: the cosine distance "
+                           f"between unit-normalised features, no lin layers",
+            net=net, version="0.1", lpips=False, trunk_weights="torchvision", lin_weights=None)
+
+
+_register_stlpips()

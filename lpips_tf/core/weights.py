@@ -1,15 +1,24 @@
-"""Where LPIPS weights come from: torchvision trunk downloads and the shipped lin weights.
+"""Where LPIPS weights come from: trunk downloads and the shipped lin weights.
 
 Trunk weights are torchvision's published ImageNet checkpoints, downloaded once into the Keras cache
 (`~/.keras/lpips_tf/`, or `$KERAS_HOME/lpips_tf/`) and checked against the SHA-256 prefix that
 torchvision puts in each file name. The lin weights are the authors' calibrated layers, converted
 from the `lpips` 0.1.4 wheel by `tools/convert_lin_weights.py` and shipped in `lpips_tf/core/lin_weights/`.
 
+The shift-tolerant trunks of ST-LPIPS ("st-alex", "st-vgg") have no torchvision weights: their
+authors trained trunk and lin layers together and publish both in one checkpoint per net, in their
+GitHub repository and in their `stlpips-pytorch` 0.0.2 wheel on PyPI (BSD-2-Clause).
+`fetch_stlpips_weights` downloads a net's checkpoint once from the repository, at a fixed commit,
+into the same cache, checked against its full SHA-256. For these nets the keyword "torchvision",
+every command's default, stands for those published weights, and lin_weights="official" for the
+same file's lin layers.
+
 Every command reads its --trunk_weights through `parse_trunk_weights` (one trunk) or
 `parse_trunk_weights_per_net` ("alex=PATH,vgg=random"), and logs, reports and plot titles name a
 trunk's weights with `describe_trunk_weights`.
 """
 
+import contextlib
 import hashlib
 import math
 import os
@@ -47,6 +56,28 @@ KERAS_VGG16_URL = ("https://storage.googleapis.com/tensorflow/keras-applications
 KERAS_VGG16_HASH = "6d6bbae143d832006294945121d1f1fc"
 
 
+# The ST-LPIPS authors' weights: one checkpoint per net in their GitHub repository, at a fixed
+# commit (the files are byte for byte the ones their PyPI wheel stlpips-pytorch 0.0.2 ships under
+# STLPIPS_WHEEL_FOLDER: same git blob ids), with each file's full SHA-256.
+STLPIPS_REPOSITORY = "https://github.com/abhijay9/ShiftTolerant-LPIPS"
+STLPIPS_COMMIT = "cd87524073ab7370a58bd3ad5683b34974190860"
+STLPIPS_BASE_URL = ("https://raw.githubusercontent.com/abhijay9/ShiftTolerant-LPIPS/"
+                    f"{STLPIPS_COMMIT}/stlpips/weights/vST0.0/")
+# Lets tests (and users behind a mirror) point the download at another place, e.g. `file:///dir/`.
+STLPIPS_BASE_URL_ENV = "LPIPS_TF_STLPIPS_BASE_URL"
+STLPIPS_WHEEL_FOLDER = "stlpips_pytorch/weights/vST0.0/"
+STLPIPS_FILES = {
+    "st-alex": ("alex_shift_tolerant.pth",
+                "b356b382f96010f77d085ee8343ecd9fd322d0a56e8de2b2d0549fafcad8b9ee"),
+    "st-vgg": ("vgg_shift_tolerant.pth",
+               "44597da68f49c1837c100ff52299050f274d102eb102e5837178c79be6f0e250"),
+}
+# The parts of an ST-LPIPS checkpoint besides the trunk's `net.*`: the lin layers (read by
+# `load_lin_weights`) and the input scaling (checked against ours by the trunk reader).
+_LIN_KEY = re.compile(r"lin\d+\.model\.1\.weight")
+_SCALING_KEYS = {"scaling_layer.shift": "LPIPS_SHIFT", "scaling_layer.scale": "LPIPS_SCALE"}
+
+
 class WeightsDownloadError(OSError):
     """A trunk checkpoint could not be fetched or failed its hash check."""
 
@@ -65,6 +96,51 @@ def cache_dir():
     return os.path.join(keras_home, CACHE_SUBDIR)
 
 
+def make_cache_folder(folder, what):
+    """Creates the download cache `folder` for `what`; an OSError (an unwritable or missing home,
+    say) becomes one `WeightsDownloadError` saying what was being created and how to move it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        home = os.environ.get("KERAS_HOME")
+        where = f"KERAS_HOME={home}" if home else "~/.keras, KERAS_HOME unset"
+        raise WeightsDownloadError(
+            f"cannot create {folder}, the cache folder for {what} ({where}): "
+            f"{error.strerror or error}; set KERAS_HOME to a writable folder (the cache goes "
+            f"in $KERAS_HOME/{CACHE_SUBDIR} and $KERAS_HOME/models), or pass a local file "
+            f"with --trunk_weights PATH.") from None
+    return folder
+
+
+def _fetch_checked(file_name, url, sha256_prefix, what, instead):
+    """The cached `file_name`, downloaded from `url` if absent, whose SHA-256 must start with
+    `sha256_prefix` (a bad file is removed). `what` names the file and `instead` says what else
+    to do, in the offline error."""
+    import keras  # Deferred: this module is also used by tools that do not need Keras.
+
+    target = os.path.join(cache_dir(), file_name)
+    if not os.path.exists(target):
+        # get_file falls back to /tmp when the cache folder does not exist yet.
+        make_cache_folder(os.path.dirname(target), what)
+        try:
+            target = keras.utils.get_file(
+                file_name, url, cache_dir=os.path.dirname(cache_dir()), cache_subdir=CACHE_SUBDIR
+            )
+        except Exception as error:  # get_file wraps URL, HTTP and OS errors in plain Exceptions.
+            raise WeightsDownloadError(
+                f"Could not download {what} from {url} ({error}). Download that file by hand and "
+                f"put it at {target}, or {instead}."
+            ) from None
+    digest = _sha256(target)
+    if not digest.startswith(sha256_prefix):
+        os.remove(target)
+        raise WeightsDownloadError(
+            f"{target} has SHA-256 {digest}, expected it to start with {sha256_prefix}: the download "
+            f"was corrupt or is not {file_name}. The file was removed; try again."
+        )
+    return target
+
+
 def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=None):
     """Returns the local path of torchvision's checkpoint for `net`, downloading it if needed.
 
@@ -79,8 +155,6 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
       WeightsDownloadError: offline (the message says which file to fetch and where to put it), or
         the file's hash does not match (the bad file is removed).
     """
-    import keras  # Deferred: this module is also used by tools that do not need Keras.
-
     if net not in TORCHVISION_FILES:
         raise ValueError(f"No torchvision checkpoint for net={net!r}; expected one of "
                          f"{sorted(TORCHVISION_FILES)}.")
@@ -88,29 +162,38 @@ def fetch_torchvision_trunk(net, base_url=None, file_name=None, sha256_prefix=No
     if sha256_prefix is None:
         sha256_prefix = os.path.splitext(file_name)[0].rsplit("-", 1)[-1]
     base_url = base_url or os.environ.get(BASE_URL_ENV) or TORCHVISION_BASE_URL
-    url = base_url.rstrip("/") + "/" + file_name
-    target = os.path.join(cache_dir(), file_name)
-    if not os.path.exists(target):
-        # get_file falls back to /tmp when the cache folder does not exist yet.
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            target = keras.utils.get_file(
-                file_name, url, cache_dir=os.path.dirname(cache_dir()), cache_subdir=CACHE_SUBDIR
-            )
-        except Exception as error:  # get_file wraps URL, HTTP and OS errors in plain Exceptions.
-            raise WeightsDownloadError(
-                f"Could not download the {net} trunk weights from {url} ({error}). Download that "
-                f"file by hand and put it at {target}, or pass trunk_weights='/path/to/{file_name}' "
-                f"(--trunk_weights on the command line)."
-            ) from None
-    digest = _sha256(target)
-    if not digest.startswith(sha256_prefix):
-        os.remove(target)
-        raise WeightsDownloadError(
-            f"{target} has SHA-256 {digest}, expected it to start with {sha256_prefix}: the download "
-            f"was corrupt or is not {file_name}. The file was removed; try again."
-        )
-    return target
+    return _fetch_checked(
+        file_name, base_url.rstrip("/") + "/" + file_name, sha256_prefix,
+        what=f"the {net} trunk weights",
+        instead=f"pass trunk_weights='/path/to/{file_name}' (--trunk_weights on the command line)")
+
+
+def fetch_stlpips_weights(net, base_url=None):
+    """Returns the local path of the ST-LPIPS authors' checkpoint for `net` ("st-alex" or
+    "st-vgg"), downloading it once if needed (see the module docstring).
+
+    The checkpoint holds the trunk (`net.slice*`), the lin layers (`lin*.model.1.weight`) and the
+    input scaling: pass it as both `trunk_weights` and `lin_weights`.
+
+    Args:
+      net: "st-alex" or "st-vgg".
+      base_url: the folder or server holding the file; defaults to
+        `$LPIPS_TF_STLPIPS_BASE_URL` or the authors' repository at `STLPIPS_COMMIT`.
+
+    Raises:
+      WeightsDownloadError: offline (the message says which file to fetch and where to put it), or
+        the file does not have its published SHA-256 (the bad file is removed).
+    """
+    if net not in STLPIPS_FILES:
+        raise ValueError(f"No ST-LPIPS checkpoint for net={net!r}; expected one of "
+                         f"{sorted(STLPIPS_FILES)}.")
+    file_name, sha256 = STLPIPS_FILES[net]
+    base_url = base_url or os.environ.get(STLPIPS_BASE_URL_ENV) or STLPIPS_BASE_URL
+    return _fetch_checked(
+        file_name, base_url.rstrip("/") + "/" + file_name, sha256,
+        what=f"the ST-LPIPS {net} weights",
+        instead=f"pass trunk_weights= and lin_weights= the path of {file_name} (also in the "
+                f"stlpips-pytorch 0.0.2 wheel, as {STLPIPS_WHEEL_FOLDER}{file_name})")
 
 
 def keras_vgg16_weights():
@@ -125,6 +208,7 @@ def keras_vgg16_weights():
     target = os.path.join(keras_home, "models", KERAS_VGG16_FILE)
     if os.path.isfile(target):
         return target
+    make_cache_folder(os.path.dirname(target), "Keras' ImageNet VGG16 weights")
     try:
         return keras.utils.get_file(KERAS_VGG16_FILE, KERAS_VGG16_URL, cache_subdir="models",
                                     file_hash=KERAS_VGG16_HASH, cache_dir=keras_home)
@@ -135,6 +219,21 @@ def keras_vgg16_weights():
             f"{KERAS_VGG16_URL} ({reason}). Download that file by hand and put it at {target}, "
             f"or use trunk_weights='torchvision' or a .pth path."
         ) from None
+
+
+@contextlib.contextmanager
+def keras_download_errors(name):
+    """Turns a failed download inside a keras.applications constructor (a raw `URL fetch
+    failure` traceback offline) into a `WeightsDownloadError` saying what to do instead."""
+    try:
+        yield
+    except Exception as error:  # Keras wraps URL, HTTP and OS errors in plain Exceptions
+        if "fetch failure" not in str(error) and not isinstance(error, OSError):
+            raise
+        raise WeightsDownloadError(
+            f"Could not download Keras' ImageNet weights for {name} ({str(error).splitlines()[0]}"
+            f"). Download them by hand into $KERAS_HOME/models/ (~/.keras/models/), or use "
+            f"trunk_weights=None (random) or a .weights.h5 path.") from None
 
 
 def load_npz(path, expected=None, allowed_extra_prefixes=(), max_bytes=pth.MAX_BYTES):
@@ -211,14 +310,44 @@ def _check_finite(state, path):
     return state
 
 
+def _check_scaling(key, value, path):
+    """An ST-LPIPS checkpoint's input scaling must be the one the model applies."""
+    from lpips_tf.core import layers  # deferred: layers import Keras
+
+    expected = np.asarray(getattr(layers, _SCALING_KEYS[key]), np.float32)
+    value = np.asarray(value, np.float32)
+    if value.size != 3 or not np.allclose(value.reshape(-1), expected, rtol=0, atol=1e-6):
+        raise pth.PthError(f"{path}: {key} is {value.reshape(-1).tolist()}; expected the LPIPS "
+                           f"input scaling {expected.tolist()}, which this model applies.")
+
+
+def _stlpips_trunk_state(state, path):
+    """The trunk's `net.*` entries of an ST-LPIPS checkpoint (checked strictly by the trunk
+    loader). Its lin keys belong to `load_lin_weights`; its input scaling is checked here; any
+    other key is an error naming it."""
+    trunk = {}
+    for key, value in state.items():
+        if key.startswith("net."):
+            trunk[key] = value
+        elif key in _SCALING_KEYS:
+            _check_scaling(key, value, path)
+        elif not _LIN_KEY.fullmatch(key):
+            raise pth.PthError(
+                f"{path}: unexpected key {key!r}; expected an ST-LPIPS checkpoint, with "
+                f"net.slice* (the trunk), lin<k>.model.1.weight and scaling_layer.shift / .scale")
+    return trunk
+
+
 def load_trunk_state_dict(net, trunk_weights):
-    """Reads a torchvision-layout trunk state dict for `trunk_weights` ("torchvision" or a path).
+    """Reads a PyTorch-layout trunk state dict for `trunk_weights` ("torchvision" or a path).
 
     A full torchvision checkpoint's `classifier.*` tensors are not read (the trunk does not use
-    them; for VGG16 they are 90% of the file). Every weight must be finite.
+    them; for VGG16 they are 90% of the file). For the ST trunks, "torchvision" is the authors'
+    checkpoint (`fetch_stlpips_weights`) and a file is read as one of theirs: its trunk entries
+    are returned. Every weight must be finite.
     """
     if trunk_weights == "torchvision":
-        path = fetch_torchvision_trunk(net)
+        path = fetch_stlpips_weights(net) if net in STLPIPS_FILES else fetch_torchvision_trunk(net)
     else:
         path = os.fspath(trunk_weights)
         if not os.path.isfile(path):
@@ -230,21 +359,32 @@ def load_trunk_state_dict(net, trunk_weights):
         state = load_npz(path)
     else:
         state = pth.load_state_dict(path, skip_prefixes=("classifier.",))
+    if net in STLPIPS_FILES:
+        state = _stlpips_trunk_state(state, path)
     return _check_finite(state, path)
 
 
 def official_lin_weights_path(net, version):
-    """The shipped lin weights of the official package for (net, version)."""
+    """The official lin weights for (net, version): shipped with this package, or for the ST
+    trunks (version 0.1 only) the authors' checkpoint, downloaded once (`fetch_stlpips_weights`)."""
     if version not in VERSIONS:
         raise ValueError(f"version must be one of {VERSIONS}. Received: version={version!r}")
+    if net in STLPIPS_FILES:
+        if version != "0.1":
+            raise ValueError(f"ST-LPIPS has lin weights for version 0.1 only (its trunk takes "
+                             f"the v0.1 input scaling). Received: net={net!r}, "
+                             f"version={version!r}")
+        return fetch_stlpips_weights(net)
     return os.path.join(LIN_WEIGHTS_DIR, "v" + version, net + ".npz")
 
 
-def load_lin_weights(path, channels):
+def load_lin_weights(path, channels, net=None):
     """Reads lin weights for a trunk with `channels` per tap, strictly.
 
     Accepts the `.npz` files this package writes (arrays `lin0`..`linK` of shape (C,)) and the
-    official `.pth` files (keys `lin{k}.model.1.weight` of shape (1, C, 1, 1)).
+    official `.pth` files (keys `lin{k}.model.1.weight` of shape (1, C, 1, 1)). For an ST trunk
+    (`net` "st-alex" or "st-vgg") a `.pth` may be the authors' whole checkpoint: its trunk
+    (`net.*`) and input scaling (`scaling_layer.*`) entries are the trunk reader's, not read here.
 
     Returns:
       A list of float32 arrays, one (C,) vector per tap.
@@ -258,7 +398,8 @@ def load_lin_weights(path, channels):
         vectors = [state[f"lin{k}"] for k in range(len(channels))]
     else:
         expected = {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(channels)}
-        state = pth.load_state_dict(path, expected)
+        others = ("net.", *_SCALING_KEYS) if net in STLPIPS_FILES else ()
+        state = pth.load_state_dict(path, expected, allowed_extra_prefixes=others)
         vectors = [state[f"lin{k}.model.1.weight"].reshape(-1) for k in range(len(channels))]
     for k, v in enumerate(vectors):
         if np.asarray(v).dtype.kind not in "biuf":
@@ -280,14 +421,15 @@ def load_lin_weights(path, channels):
 # Trunk-weights specifications, as every command takes them (--trunk_weights), and their wording.
 
 # Keyword -> the `LPIPS(trunk_weights=...)` value it stands for; anything else is a file path.
-TRUNK_WEIGHTS_KEYWORDS = {"torchvision": "torchvision", "keras": "keras", "random": None,
-                          "none": None}
+TRUNK_WEIGHTS_KEYWORDS = {"torchvision": "torchvision", "keras": "keras", "imagenet": "imagenet",
+                          "random": None, "none": None}
 # Nets whose trunk has Keras Applications ImageNet weights (trunk_weights="keras").
 KERAS_WEIGHTS_NETS = ("vgg",)
 # "alex=..." at the start of a specification: a per-net one.
 _PER_NET = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_-]*)\s*=")
-_GRAMMAR = ('"torchvision", "keras" (VGG16 only), "random" (or "none"), or a path to a '
-            'torchvision-format .pth / .npz file')
+_GRAMMAR = ('"torchvision", "keras" (VGG16 only), "imagenet" (keras.applications trunks), '
+            '"random" (or "none"), or a path to a torchvision-format .pth / .npz file (a Keras '
+            '.weights.h5 file for a keras.applications trunk)')
 
 
 class TrunkWeightsSpecError(ValueError):
@@ -300,6 +442,17 @@ def _trunk_nets():
     return tuple(TRUNKS)
 
 
+def _is_application(net):
+    from lpips_tf.core.trunks import applications  # deferred: lists keras.applications
+
+    return applications.is_application(net)
+
+
+def _is_open_net(net):
+    """Whether `net` names a keras.applications trunk (not one of the torchvision three)."""
+    return net is not None and _is_application(net)
+
+
 def check_trunk_source(net, source, spec=None):
     """Raises `TrunkWeightsSpecError` when `source` (an `LPIPS(trunk_weights=...)` value) cannot
     give `net` (None: any net) a trunk: "keras" for a net without Keras Applications weights, or
@@ -309,6 +462,10 @@ def check_trunk_source(net, source, spec=None):
         raise TrunkWeightsSpecError(
             f"trunk weights 'keras'{said} exist only for {', '.join(KERAS_WEIGHTS_NETS)} (Keras "
             f"Applications' ImageNet VGG16), not for {net}; expected one of {_GRAMMAR}.")
+    if source == "imagenet" and net is not None and not _is_open_net(net):
+        raise TrunkWeightsSpecError(
+            f"trunk weights 'imagenet'{said} are Keras' download for keras.applications trunks; "
+            f"{net} takes 'torchvision' for its ImageNet weights. Expected one of {_GRAMMAR}.")
     if source not in TRUNK_WEIGHTS_KEYWORDS.values() and not os.path.isfile(source):
         raise TrunkWeightsSpecError(
             f"trunk weights file not found: {source}{said}; expected one of {_GRAMMAR}.")
@@ -320,7 +477,12 @@ def ensure_trunk_weights(net, source, spec=None):
     when it is not cached, Keras' VGG16 weights), so that an offline run fails with the download
     error before anything is written. A cached file is hash-checked when the model loads it."""
     check_trunk_source(net, source, spec)
-    if source == "torchvision":
+    if _is_open_net(net):  # Keras fetches applications' weights while building the model
+        return source
+    if source == "torchvision" and net in STLPIPS_FILES:
+        if not os.path.isfile(os.path.join(cache_dir(), STLPIPS_FILES[net][0])):
+            fetch_stlpips_weights(net)
+    elif source == "torchvision":
         if not os.path.isfile(os.path.join(cache_dir(), TORCHVISION_FILES[net])):
             fetch_torchvision_trunk(net)
     elif source == "keras":
@@ -362,6 +524,22 @@ def parse_trunk_weights(spec):
     return _one_source(spec, spec)
 
 
+class TrunkSources(dict):
+    """net -> `LPIPS(trunk_weights=...)` value; a net not listed (a keras.applications trunk
+    named later) gets `default`: the one source of a one-trunk specification, "torchvision"
+    (the trunk's own ImageNet weights) for a per-net one."""
+
+    def __init__(self, sources, default="torchvision"):
+        super().__init__(sources)
+        self.default = default
+
+    def __missing__(self, net):
+        return self.default
+
+    def get(self, net, fallback=None):
+        return self[net] if net in self else self.default
+
+
 def parse_trunk_weights_per_net(spec, nets=None):
     """{net: `LPIPS(trunk_weights=...)` value} for every net in `nets` (default: every trunk).
 
@@ -372,20 +550,21 @@ def parse_trunk_weights_per_net(spec, nets=None):
     """
     nets = tuple(nets or _trunk_nets())
     if not _is_per_net(spec):
-        return dict.fromkeys(nets, parse_trunk_weights(spec))
+        source = parse_trunk_weights(spec)
+        return TrunkSources(dict.fromkeys(nets, source), default=source)
     example = '"' + ",".join(f"{n}={s}" for n, s in zip(nets, ("PATH", "random"))) + '"'
     sources = dict.fromkeys(nets, "torchvision")
     named = set()
     for item in spec.split(","):
         net, sep, text = item.partition("=")
         net = net.strip()
-        if not sep or net not in nets or net in named:
+        if not sep or (net not in nets and not _is_application(net)) or net in named:
             raise TrunkWeightsSpecError(
                 f"trunk weights per net must look like {example} (nets: {', '.join(nets)}; each "
                 f"at most once). Received: {spec!r}")
         named.add(net)
         sources[net] = _one_source(text, spec, net)
-    return sources
+    return TrunkSources(sources)
 
 
 def describe_trunk_weights(net, source):
@@ -396,6 +575,10 @@ def describe_trunk_weights(net, source):
     title = get_trunk_module(net).TITLE
     if source is None:
         return f"random {title} weights"
+    if source == "imagenet" or (source == "torchvision" and _is_open_net(net)):
+        return f"Keras Applications ImageNet {title} weights"
+    if source == "torchvision" and net in STLPIPS_FILES:
+        return f"ST-LPIPS authors' {title} weights (stlpips-pytorch 0.0.2)"
     if source == "torchvision":
         return f"torchvision ImageNet {title} weights"
     if source == "keras":

@@ -20,6 +20,10 @@ MAX_PIXELS = 64_000_000
 _FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "MPO": "JPEG", "BMP": "BMP", "DIB": "BMP", "GIF": "GIF"}
 
 
+class _Refused(ValueError):
+    """load_image's own refusals, which already name the file."""
+
+
 def load_image(path, max_pixels=None):
     """Reads an image file as float32 (H, W, 3) in [-1, 1].
 
@@ -45,7 +49,7 @@ def load_image(path, max_pixels=None):
     expected = "expected a PNG, JPEG, BMP or GIF image"
 
     def too_large(size, pixels):
-        return ValueError(
+        return _Refused(
             f"{path} is {size} pixels ({pixels / 1e6:.0f} megapixels); expected at most "
             f"{limit / 1e6:g} megapixels (lpips_tf.data.images.MAX_PIXELS, or max_pixels=): resize it "
             f"first.")
@@ -53,7 +57,7 @@ def load_image(path, max_pixels=None):
     try:
         with Image.open(path) as image:  # reads the header only
             if image.format not in _FORMATS:
-                raise ValueError(f"{path} is a {image.format} image; {expected}.")
+                raise _Refused(f"{path} is a {image.format} image; {expected}.")
             width, height = image.size
             if width * height > limit:
                 raise too_large(f"{width}x{height}", width * height)
@@ -64,14 +68,15 @@ def load_image(path, max_pixels=None):
                 pixels = np.repeat(gray[..., None], 3, axis=-1)
             else:
                 pixels = np.asarray(image.convert("RGB"), np.uint8)
-    except ValueError:
+    except _Refused:
         raise
     except Image.DecompressionBombError as error:
         # Pillow's own, coarser limit (twice Image.MAX_IMAGE_PIXELS) fired in Image.open already.
         pixels = int(re.search(r"\((\d+) pixels\)", str(error)).group(1))
         raise too_large("an image of {pixels}".format(pixels=pixels), pixels) from None
-    except (OSError, SyntaxError) as error:
-        # Pillow's UnidentifiedImageError is an OSError; truncated data raises OSError too.
+    except (OSError, SyntaxError, ValueError) as error:
+        # Pillow's UnidentifiedImageError is an OSError; truncated data raises OSError too, and a
+        # text or ICC profile chunk that inflates past PngImagePlugin.MAX_TEXT_CHUNK a ValueError.
         reason = str(error).replace(repr(path), "").replace(path, "").strip(" :") or \
             type(error).__name__
         raise ValueError(f"{path} is not a readable image ({reason}); {expected}.") from None
@@ -79,7 +84,20 @@ def load_image(path, max_pixels=None):
 
 
 def save_distance_map(path, distance_map, cmap="viridis"):
-    """Saves an (H, W) or (H, W, 1) distance map as a colour-mapped PNG with its own scale."""
+    """Saves an (H, W) or (H, W, 1) distance map as a colour-mapped PNG with its own scale.
+
+    The file is written whole or not at all (`lpips_tf.cli.outputs.write_file_atomically`): a full
+    disk raises one `OutputError` naming `path` and leaves no partial file under that name.
+    """
+    from lpips_tf.cli.outputs import write_file_atomically
+
+    return write_file_atomically(path, distance_map_png(distance_map, cmap))
+
+
+def distance_map_png(distance_map, cmap="viridis"):
+    """The PNG bytes of `save_distance_map`'s picture."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -92,9 +110,10 @@ def save_distance_map(path, distance_map, cmap="viridis"):
     shown = ax.imshow(values, cmap=cmap)
     ax.set_axis_off()
     fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="LPIPS")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
-    return path
+    return buffer.getvalue()
 
 
 def list_images(folder):

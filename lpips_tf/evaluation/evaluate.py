@@ -114,18 +114,57 @@ def _run_trunk_weights(folder):
     return describe_trunk_weights(variant.net, source)
 
 
-def _load_trained(path):
-    """`Distance` of a train.py output folder or a .keras file."""
+def _check_run_status(folder):
+    """A warning on stderr when `folder` is a train.py run folder not marked finished: its
+    model may be from a run that stopped before its final files were written."""
+    config = os.path.join(folder, "config.json")
+    if not os.path.isfile(config):
+        return
+    try:
+        with open(config) as f:
+            status = json.load(f).get("status")
+    except (OSError, ValueError, AttributeError):
+        status = "unreadable config.json"
+    if status != "finished":
+        print(f"warning: {folder} is not marked finished (status: {status}); its model may be "
+              f"from an interrupted or failed run; rerun train.py to finish it.",
+              file=sys.stderr, flush=True)
+
+
+def _load_keras_file(keras_file):
+    """A `.keras` file's model; an existing file that is no whole zip archive, or that Keras
+    cannot read, is reported as damaged (Keras itself says "File not found")."""
+    import zipfile
+
     import keras
 
+    try:
+        with zipfile.ZipFile(keras_file) as archive:
+            bad = archive.testzip()
+        problem = f"member {bad} fails its CRC check" if bad else None
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        problem = f"not a whole .keras zip archive: {error}"
+    if problem is None:
+        try:
+            return keras.saving.load_model(keras_file)
+        except (ValueError, OSError, KeyError, TypeError) as error:
+            problem = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    raise ValueError(f"{keras_file} is damaged ({problem}); restore it, or rerun train.py with "
+                     f"--overwrite to write it again.")
+
+
+def _load_trained(path):
+    """`Distance` of a train.py output folder or a .keras file."""
     import lpips_tf  # noqa: F401  (registers the custom layers for deserialisation)
 
     folder = os.path.dirname(path) if os.path.isfile(path) else path
     keras_file = path if os.path.isfile(path) else os.path.join(path, "model.keras")
     saved = os.path.join(path, "saved_model")
-    if keras_file.endswith(".keras") and os.path.isfile(keras_file):
-        fn = model_distance_fn(keras.saving.load_model(keras_file))
+    if keras_file.endswith(".keras") and os.path.exists(keras_file):
+        _check_run_status(folder)
+        fn = model_distance_fn(_load_keras_file(keras_file))
     elif os.path.isdir(saved):
+        _check_run_status(folder)
         fn = _saved_model_distance_fn(saved)
     else:
         raise FileNotFoundError(f"{path} has neither model.keras nor saved_model/ (expected a "

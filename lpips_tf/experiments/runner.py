@@ -24,8 +24,9 @@ import os
 import time
 
 from lpips_tf.core import presets
-from lpips_tf.core.weights import (check_trunk_source, describe_trunk_weights,
-                                   ensure_trunk_weights, parse_trunk_weights_per_net)
+from lpips_tf.core.weights import (TRUNK_WEIGHTS_KEYWORDS, check_trunk_source,
+                                   describe_trunk_weights, ensure_trunk_weights,
+                                   load_trunk_state_dict, parse_trunk_weights_per_net)
 from lpips_tf.data import bapps
 from lpips_tf.data.synthetic import BANNER, is_synthetic
 from lpips_tf.training.config import DEFAULTS as TRAIN_DEFAULTS
@@ -154,11 +155,17 @@ def _selected_models(study, names):
         try:
             selected.append(ModelSpec(preset=presets.parse_spec(name).text))
         except ValueError:
-            unknown.append(name)
+            from lpips_tf.training.variants import get_variant
+
+            try:  # a variant to train besides the study's own: "ResNet50-lin"
+                selected.append(ModelSpec(variant=get_variant(name).name))
+            except ValueError:
+                unknown.append(name)
     if unknown or not selected:
-        raise ConfigError(f"models must be among {', '.join(study.model_names)}, or presets to "
+        raise ConfigError(f"models must be among {', '.join(study.model_names)}, presets to "
                           f"evaluate untrained ({', '.join(presets.preset_names())}, optionally "
-                          f"with :taps=K). Received: {list(names)}")
+                          f"with :taps=K), or <Net>-lin / <Net>-cos variants of keras.applications "
+                          f"models to train. Received: {list(names)}")
     return tuple(selected)
 
 
@@ -178,6 +185,11 @@ def _trunk_sources(spec, models, all_models):
         check_trunk_source(net, sources[net], spec)
     for net in needed:
         ensure_trunk_weights(net, sources[net], spec)
+    # A file that exists is read now too: a garbled one is refused before the first model trains,
+    # not when the study reaches its net.
+    for net in needed:
+        if sources[net] not in TRUNK_WEIGHTS_KEYWORDS.values():
+            load_trunk_state_dict(net, sources[net])
     return sources
 
 

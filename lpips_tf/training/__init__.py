@@ -16,6 +16,7 @@ imports this package's `__init__`:
   run_folder.py    `RunFolder`: file names, fresh start or resume, history.csv, backup, config.json
   run_record.py    what config.json says about a run, at the start and at the end
   run_lock.py      one run per run folder: the lock, and config.json marked when a run fails
+  run_files.py     atomic writes of run files (temporary name, sync, rename), damage checks
   datasets.py      `RunData` (indexes, steps, epochs), the per-epoch order shared by both paths
   setups.py        datasets and models, end to end on images or on cached statistics
   cached_stats.py  cached channel statistics and the statistics-input 2AFC model

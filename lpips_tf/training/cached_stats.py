@@ -9,14 +9,22 @@ squared differences (ref vs p0 and ref vs p1; 1152 numbers each for alex, 1472 f
 squeeze; with `taps`, only the selected taps' channels, e.g. 896 for alex's first 4, 192 for
 vgg's first 2). The cosine distance (no lin layers) is the plain sum of the same vector, so
 cosine variants train their judgment network on it too, with a fixed kernel of ones. One pass over the data stores them; every epoch after that is a tiny `model.fit` over the
-vectors. The cache is an `.npz` keyed by a fingerprint of the trunk weights, the selected taps
-(two tap selections can share every trunk weight: alex's first 3 taps and (conv1, conv3)), the
-input scaling, the dtype policy, the file list (paths, sizes, modification times), the judgments
-and the load size: change any of them and the statistics are recomputed. The statistics of a
+vectors. The cache is an `.npz` keyed by a fingerprint (`fingerprint`) of the trunk weights
+(names and values), the selected taps (two tap selections can share every trunk weight: alex's
+first 3 taps and (conv1, conv3)), the net, the input scaling, the dtype policy, the subsets, the
+image files (path, size, modification time, inode change time and inode number of each), the
+judgments and the load size: change any of them and the statistics are recomputed. The inode
+change time moves whenever a file's content or metadata is written, and `touch` cannot set it,
+so an image rewritten with the same size and modification time is seen; what the fingerprint
+does not read is the pixels themselves (a file system that fakes ctime, or a copy made with
+every time kept onto the same inode, would go unseen). Each file also stores a sha256 of its
+statistics, checked on every read: a file that fails it, or that is cut short or garbled, is
+recomputed, said in one line. The statistics of a
 model's first k taps are the first columns of its own, so writing a cache file also writes a small
 `.alias.json` per shorter prefix of its taps, keyed by the fingerprint a model cut there would
 have: `vgg2-lin` after `vgg-lin` (same trunk weights) reads the deeper file instead of running
-its trunk again.
+its trunk again, once the deeper file's own stored fingerprint and checksum match what the alias
+recorded.
 
 Training (`train.py --cached_stats`, `TrainConfig(cached_stats=True)`): `build_cached_2afc_model`
 is the 2AFC model of `lpips_tf.uses.judgment` with the distance replaced by `CachedLin` over
@@ -47,6 +55,7 @@ import hashlib
 import json
 import os
 import sys
+import zipfile
 
 import numpy as np
 import keras
@@ -54,11 +63,13 @@ import tensorflow as tf
 
 from lpips_tf.data.bapps import twoafc_dataset
 from lpips_tf.training.datasets import by_epoch, epoch_seed
+from lpips_tf.training.run_files import atomic_path
 from lpips_tf.uses.judgment import CachedLin, assemble_2afc_model
 from lpips_tf.utils.progress import ProgressBar
 
 
-CACHE_FORMAT = 1
+# 2: the fingerprint reads each image's inode change time and number; files carry a checksum.
+CACHE_FORMAT = 2
 
 
 def _hash_trunk(trunk, digest):
@@ -84,11 +95,17 @@ def fingerprint(model, index, load_size, taps=None):
             "dtype": model.dtype_policy.name, "load_size": int(load_size),
             "subsets": list(index.subsets), "taps": selected}
     digest.update(json.dumps(meta, sort_keys=True).encode())
+    from lpips_tf.core.trunks import TRUNKS
+
+    if model.net not in TRUNKS:  # an open trunk: its architecture too, not only its weights
+        architecture = keras.saving.serialize_keras_object(trunk)
+        digest.update(json.dumps(architecture, sort_keys=True, default=str).encode())
     _hash_trunk(trunk, digest)
     for column in (index.ref, index.p0, index.p1):
         for path in column:
             stat = os.stat(path)
-            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}"
+                          f"\0{stat.st_ino}\n".encode())
     digest.update(np.ascontiguousarray(index.judge, np.float32).tobytes())
     return digest.hexdigest()
 
@@ -102,34 +119,65 @@ def _alias_path(cache_dir, net, n_taps, key):
     return _cache_path(cache_dir, net, n_taps, key)[:-len(".npz")] + ".alias.json"
 
 
-def _read_cache(path, key, columns=None):
-    """The cached arrays of `path` when its fingerprint is `key` (None otherwise), restricted to
-    `columns` (start, stop) of the statistics."""
+def stats_checksum(s0, s1, judge, key):
+    """sha256 of the statistics, the judgments and the fingerprint they were stored under."""
+    digest = hashlib.sha256(key.encode())
+    for array in (s0, s1, judge):
+        array = np.ascontiguousarray(array, np.float32)
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _read_cache(path, key, columns=None, log=None):
+    """The cached arrays of `path` when its stored fingerprint is `key` and its checksum holds
+    (None otherwise), restricted to `columns` (start, stop) of the statistics. A file that is
+    damaged or fails its checksum is said in one line through `log`."""
     if not os.path.exists(path):
         return None
-    with np.load(path) as data:
-        if int(data["format"]) != CACHE_FORMAT:
-            return None
-        s0, s1, judge = data["s0"], data["s1"], data["judge"]
-        stored = str(data["fingerprint"])
+    try:
+        with np.load(path) as data:
+            if "format" not in data.files or int(data["format"]) != CACHE_FORMAT:
+                return None
+            s0, s1, judge = data["s0"], data["s1"], data["judge"]
+            stored, checksum = str(data["fingerprint"]), str(data["checksum"])
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as error:
+        if log:
+            log(f"Cached statistics {path} are damaged ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else 'unreadable'}): recomputing.")
+        return None
+    if stored != key:
+        return None
+    if stats_checksum(s0, s1, judge, stored) != checksum:
+        if log:
+            log(f"Cached statistics {path} fail their checksum (the numbers changed after they "
+                f"were stored): recomputing.")
+        return None
     if columns is None:
-        return {"s0": s0, "s1": s1, "judge": judge} if stored == key else None
+        return {"s0": s0, "s1": s1, "judge": judge}
     start, stop = columns
     return {"s0": s0[:, start:stop], "s1": s1[:, start:stop], "judge": judge}
 
 
-def _read_alias(cache_dir, net, n_taps, key):
+def _read_alias(cache_dir, net, n_taps, key, log=None):
     """Statistics served by a deeper model's cache file (see `_write_aliases`), or None."""
     path = _alias_path(cache_dir, net, n_taps, key)
     if not os.path.exists(path):
         return None, None
-    with open(path) as f:
-        alias = json.load(f)
-    if alias.get("fingerprint") != key:
+    try:
+        with open(path) as f:
+            alias = json.load(f)
+        if alias.get("fingerprint") != key:
+            return None, None
+        target = os.path.join(cache_dir, alias["file"])
+        target_key, columns = str(alias["target_fingerprint"]), tuple(alias["columns"])
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
+        if log:
+            log(f"Cache alias {path} is damaged ({error}): recomputing.")
         return None, None
-    target = os.path.join(cache_dir, alias["file"])
-    # The deeper file must still be the one the alias was written for.
-    arrays = _read_cache(target, alias["target_fingerprint"], tuple(alias["columns"]))
+    # The deeper file must still be the one the alias was written for: its stored fingerprint
+    # is compared with the one the alias recorded (and its checksum verified).
+    arrays = _read_cache(target, target_key, columns, log)
     return arrays, (target if arrays is not None else None)
 
 
@@ -144,10 +192,9 @@ def _write_aliases(model, index, load_size, cache_dir, path, key):
                  "target_fingerprint": key, "columns": [0, int(columns[k - 1])],
                  "taps": list(model.taps[:k])}
         alias_path = _alias_path(cache_dir, model.net, k, prefix_key)
-        tmp = alias_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(alias, f)
-        os.replace(tmp, alias_path)
+        with atomic_path(alias_path) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(alias, f)
 
 
 def _triplet_stats_fn(model):
@@ -187,9 +234,9 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
         path = _cache_path(cache_dir, model.net, len(model.taps), key)
-        arrays, source = _read_cache(path, key), path
+        arrays, source = _read_cache(path, key, log=log), path
         if arrays is None:
-            arrays, source = _read_alias(cache_dir, model.net, len(model.taps), key)
+            arrays, source = _read_alias(cache_dir, model.net, len(model.taps), key, log)
         if arrays is not None:
             if verbose:
                 log(f"Channel statistics from cache: {source}"
@@ -212,9 +259,10 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
               "judge": np.asarray(index.judge, np.float32)}
     if path:
         # Write then rename, so that an interrupted run never leaves a half-written cache behind.
-        tmp = path + ".tmp.npz"
-        np.savez(tmp, fingerprint=key, format=CACHE_FORMAT, **result)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, fingerprint=key, format=CACHE_FORMAT,
+                     checksum=stats_checksum(result["s0"], result["s1"], result["judge"], key),
+                     **result)
         _write_aliases(model, index, load_size, cache_dir, path, key)
         if verbose:
             log(f"Channel statistics cached in {path}")

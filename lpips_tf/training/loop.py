@@ -15,6 +15,10 @@ Files written:
   config.json           all settings, the data (flagged when synthetic), the saved epoch.
   checkpoints/best.weights.h5, tensorboard/  and, while running, backup/.
 
+Every file is written under a temporary name and renamed into place, so a kill or a full disk
+never leaves half a file; a resume checks each file before anything trains
+(`lpips_tf.training.run_folder`).
+
 The saved models are those of the epoch with the highest `val_two_afc` (the first one on ties)
 when `select="best"`, or of the last epoch with `select="last"` (what the official trainer
 keeps). `config.json` names the epoch.
@@ -98,6 +102,8 @@ def _train(config, callbacks, log, guard):
 
     make_setup = cached_setup if config.cached_stats else end_to_end_setup
     setup = make_setup(config, variant, strategy, data, first_epoch, log)
+    # Models built and statistics read: only now may --overwrite remove the previous run.
+    run.replace_previous(log)
     record = started_record(config, variant, data, setup, strategy, previous, first_epoch)
     run.write_config(record)
 
@@ -147,6 +153,10 @@ def _restore_saved_epoch(model, run, config, first_epoch, data, log):
     """Loads the weights of the epoch to save into `model`; returns (history rows, that epoch
     1-based)."""
     rows = run.read_history()
+    if model.optimizer is not None and not model.optimizer.built:
+        # No fit ran in this session: built, the optimizer state in the weights files loads too
+        # (judgment_model.keras keeps it).
+        model.optimizer.build(model.trainable_variables)
     if config.select == "best" and os.path.isfile(run.best):
         val = [r.get("val_two_afc", -np.inf) for r in rows]
         saved_epoch = int(np.argmax(val)) + 1

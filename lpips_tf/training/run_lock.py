@@ -133,14 +133,19 @@ class RunLock:
 
 def mark_failed(config_path, error):
     """Records in a run's config.json that it stopped with `error` (status failed/interrupted),
-    so that a folder left by a crash does not say "running"."""
+    so that a folder left by a crash does not say "running".
+
+    Returns None when recorded (or when there is nothing to mark), else the reason it could not
+    be written (a full disk, say), which the caller reports; no temporary file is left."""
+    from lpips_tf.training.run_files import write_json
+
     try:
         with open(config_path) as f:
             record = json.load(f)
     except (OSError, ValueError):
-        return
+        return None
     if not isinstance(record, dict) or record.get("status") != "running":
-        return
+        return None
     interrupted = isinstance(error, KeyboardInterrupt)
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     record.update({
@@ -148,13 +153,11 @@ def mark_failed(config_path, error):
         "error": f"{type(error).__name__}: {message}" if message else type(error).__name__,
         "stopped": datetime.datetime.now().isoformat(timespec="seconds"),
     })
-    tmp = config_path + ".tmp"
     try:
-        with open(tmp, "w") as f:
-            json.dump(record, f, indent=2)
-        os.replace(tmp, config_path)
-    except OSError:
-        pass  # the original error matters more than this record
+        write_json(config_path, record)
+    except OSError as failure:
+        return str(failure)  # the original error matters more than this record
+    return None
 
 
 class RunFolderGuard:
@@ -177,7 +180,9 @@ class RunFolderGuard:
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc is not None and self._lock is not None:
-                mark_failed(self._config, exc)
+                failure = mark_failed(self._config, exc)
+                if failure:
+                    self.log(f"Note: {self._config} still says \"running\": {failure}.")
         finally:
             if self._lock is not None:
                 self._lock.release()

@@ -118,11 +118,28 @@ def _make_variants():
 VARIANTS = _make_variants()
 
 
+def _application_variant(name):
+    """`<Net>-lin` / `<Net>-cos` for a keras.applications name ("ResNet50-lin"), else None:
+    the frozen-trunk families on that backbone's default taps."""
+    net, _, suffix = name.rpartition("-")
+    from lpips_tf.core.trunks import applications
+
+    if suffix not in ("lin", "cos") or not applications.is_application(net):
+        return None
+    row = next(r for r in _FAMILIES if r[0] == suffix)
+    return Variant(name, net, row[2], row[3], row[4], row[5].format(title=net))
+
+
 def get_variant(name):
-    """The `Variant` called `name`, or a ValueError listing the known ones."""
+    """The `Variant` called `name` (a listed one, or `<Net>-lin` / `<Net>-cos` for any
+    keras.applications model), or a ValueError listing the known ones."""
     if name not in VARIANTS:
-        raise ConfigError(f"Unknown variant {name!r}. Known variants: {', '.join(VARIANTS)}. "
-                         f"Received: variant={name!r}")
+        variant = _application_variant(name)
+        if variant is not None:
+            return variant
+        raise ConfigError(f"Unknown variant {name!r}. Known variants: {', '.join(VARIANTS)}, "
+                          f"and <Net>-lin / <Net>-cos for a keras.applications model (e.g. "
+                          f"ResNet50-lin). Received: variant={name!r}")
     return VARIANTS[name]
 
 

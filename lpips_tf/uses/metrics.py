@@ -8,6 +8,14 @@ from lpips_tf.core.model import LPIPS
 REDUCTIONS = ("mean", "sum")
 
 
+def _finite_per_image(images):
+    """(N,) bool: whether each image of an NHWC batch holds only finite values."""
+    images = ops.convert_to_tensor(images)
+    if "float" not in keras.backend.standardize_dtype(images.dtype):
+        return ops.ones(ops.shape(images)[:1], dtype="bool")  # integers are always finite
+    return ops.all(ops.reshape(ops.isfinite(images), (ops.shape(images)[0], -1)), axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="lpips_tf")
 class LPIPSMetric(keras.metrics.Metric):
     """Running LPIPS between `y_true` and `y_pred` over everything seen since `reset_state`.
@@ -28,6 +36,12 @@ class LPIPSMetric(keras.metrics.Metric):
       name, dtype: as for `keras.metrics.Metric` (dtype of the accumulators and the result).
 
     `sample_weight` in `update_state` is a scalar or one weight per pair, shape (N,) or (N, 1).
+
+    Non-finite inputs propagate: a pair with a NaN or infinite value in either image gets a NaN
+    distance (the trunk's ReLUs and max-pooling would otherwise hide it and give a finite,
+    meaningless number), so the result is NaN from that update until `reset_state`, whatever the
+    pair's weight, as a NaN loss is. The check is part of the computation, so it holds eagerly,
+    in a TensorFlow graph and under `jax.jit` alike; nothing raises.
     """
 
     def __init__(self, net="alex", version="0.1", normalize=False, trunk_weights="torchvision",
@@ -54,6 +68,8 @@ class LPIPSMetric(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         distances = ops.cast(self.lpips_model([y_true, y_pred], training=False), self.dtype)
+        distances = ops.where(ops.logical_and(_finite_per_image(y_true), _finite_per_image(y_pred)),
+                              distances, ops.full_like(distances, float("nan")))
         if sample_weight is None:
             weights = ops.ones_like(distances)
         else:
