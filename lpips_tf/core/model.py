@@ -11,6 +11,7 @@ from lpips_tf.core import compiled as lpips_compiled
 from lpips_tf.core import inputs as lpips_inputs
 from lpips_tf.core import layers as lpips_layers
 from lpips_tf.core import presets as lpips_presets
+from lpips_tf.core import tiling as lpips_tiling
 from lpips_tf.core import weights as lpips_weights
 from lpips_tf.core.trunks import get_trunk_module, is_open_trunk, select_taps
 
@@ -116,6 +117,10 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         normalisation, squared differences, lin layers and averaging always compute in the
         variable dtype (float32 for the mixed policies), and so does the output. Stored in the
         config. See benchmarks/README.md for the speed and accuracy of "mixed_bfloat16".
+      max_memory_bytes: bound on the estimated peak memory of a plain eager call (default 2 GiB,
+        `lpips_tf.core.tiling.DEFAULT_MAX_MEMORY_BYTES`; None: no bound). A batch over it runs in
+        chunks of pairs; a pair over it runs the trunk on tiles, with the untiled numbers
+        (`lpips_tf.core.tiling`). Images within it take the single-pass path unchanged.
     """
 
     def __init__(
@@ -133,6 +138,7 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         input_scaling=None,
         taps=None,
         dtype=None,
+        max_memory_bytes=lpips_tiling.DEFAULT_MAX_MEMORY_BYTES,
         **kwargs,
     ):
         trunk_module = get_trunk_module(net)
@@ -151,6 +157,7 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         self.dropout_rate = dropout_rate
         self.trunk_trainable = bool(trunk_trainable)
         self.validate_inputs = bool(validate_inputs)
+        self.max_memory_bytes = lpips_tiling.check_max_memory_bytes(max_memory_bytes)
         self.input_scaling = _checked_input_scaling(net, version, trunk_weights, input_scaling,
                                                     trunk_module)
         self.taps = select_taps(trunk_module, taps)
@@ -352,6 +359,10 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         if empty is not None:
             self.check_input_pair(inputs)
             return ops.zeros(empty, dtype=self.input_dtype)
+        if not training and not kwargs:
+            bounded = lpips_tiling.bounded_call(self, inputs)  # None: one pass fits the budget.
+            if bounded is not None:
+                return bounded
         return super().__call__(inputs, training=training, **kwargs)
 
     def call(self, inputs, training=None):
@@ -520,6 +531,7 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
             "input_scaling": self.input_scaling,
             "taps": list(self.taps),
             "dtype": self.dtype_policy.name,
+            "max_memory_bytes": self.max_memory_bytes,
         }
 
     @classmethod

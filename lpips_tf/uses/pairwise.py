@@ -35,6 +35,10 @@ ceil(n_a / block_size) + 1 times; float64 working copies stay under about 64 MiB
 (block_size, n_b) float64 accumulator and the float64 result. Example: 5,000 AlexNet images of
 256 x 256 give 8.3 GB of features (on disk under the default budget) and a 100 MB condensed
 result; at no point are two feature sets of that size in RAM.
+The trunk passes keep to the model's own `max_memory_bytes` (`lpips_tf.LPIPS`, 2 GiB by default):
+fewer images per pass than `batch_size` when a batch would exceed it, and an image that alone
+exceeds it goes through the trunk in tiles (`lpips_tf.core.tiling`) whose features are written
+into the store one tile at a time, with the numbers of the untiled pass.
 
 Only non-spatial models (spatial=False): a spatial map is an upsampled sum per pixel, which has no
 such product form. Dropout is never applied (inference distances).
@@ -50,6 +54,8 @@ import numpy as np
 from keras import ops
 
 from lpips_tf.core import inputs as lpips_inputs
+from lpips_tf.core import tiling
+from lpips_tf.core.geometry import GeometryError
 from lpips_tf.core.model import LPIPS
 from lpips_tf.uses import bootstrap
 
@@ -188,11 +194,46 @@ def feature_size(model, height, width):
     return int(sum(h * w * int((s > 0).sum()) for (h, w), s in zip(sizes, scales)))
 
 
+def _trunk_batch(model, images, batch_size):
+    """Images per trunk pass within the model's `max_memory_bytes`, and whether one image alone
+    is over it (then its features come from tiles)."""
+    budget = model.max_memory_bytes
+    if budget is None:
+        return batch_size, False
+    try:
+        per_image = tiling.pair_bytes(model, int(images.shape[1]), int(images.shape[2])) / 2
+    except GeometryError:
+        return batch_size, False  # A trunk that cannot be tiled runs as it always has.
+    return max(1, min(batch_size, int(budget // per_image))), per_image > budget
+
+
+def _put_tiled(model, store, start, x, keep, factors):
+    """g of a batch of large images, written into the store tile by tile: a tile's features are
+    the only ones in RAM (the store itself is on disk when large)."""
+    sizes = model.tap_sizes(int(x.shape[1]), int(x.shape[2]))
+    offsets = np.cumsum([0] + [h * w * len(idx) for (h, w), idx in zip(sizes, keep)])
+    norms = np.zeros(len(x), np.float64)
+    for t, (r0, r1), (c0, c1), block in tiling.tiled_tap_features(model, x,
+                                                                  model.max_memory_bytes):
+        (h, w), idx = sizes[t], keep[t]
+        g = block[..., idx] * (factors[t] / np.sqrt(h * w)).astype(np.float32)
+        for i in range(len(x)):
+            flat = store.data[start + i, offsets[t]:offsets[t + 1]]
+            flat.reshape(h, w, len(idx))[r0:r1, c0:c1] = g[i]
+        g64 = g.astype(np.float64).reshape(len(x), -1)
+        norms += np.einsum("ij,ij->i", g64, g64)
+    store.sq_norms[start:start + len(x)] = norms
+
+
 def _extract(model, images, which, store, batch_size, keep, factors, progbar, seen):
     n = len(images)
+    batch_size, tiled = _trunk_batch(model, images, batch_size)
     for start in range(0, n, batch_size):
         x = _prepare_batch(images[start:start + batch_size], which, start, model)
-        store.put(start, _features(model, x, keep, factors))
+        if tiled:
+            _put_tiled(model, store, start, x, keep, factors)
+        else:
+            store.put(start, _features(model, x, keep, factors))
         if progbar is not None:
             progbar.update(seen + start + len(x))
     return seen + n
@@ -236,7 +277,7 @@ def pairwise(model, images_a, images_b=None, batch_size=32, block_size=1024, con
       images_a: (N, H, W, 3) array-like (numpy, memmap, tensor; sliced batch by batch), or a
         sequence of (H, W, 3) images of one size.
       images_b: None for the distances within `images_a`, or a second set of the same H x W.
-      batch_size: images per trunk call.
+      batch_size: images per trunk call (fewer when the model's `max_memory_bytes` needs it).
       block_size: rows of the matrix computed per pass over the stored features; bounds the
         (block_size, n_b) float64 accumulator and the number of passes over a disk store.
       condensed: one set only. True (the default for one set): the n(n-1)/2 distances of pairs

@@ -1,0 +1,224 @@
+"""Tiled LPIPS (`lpips_tf.core.tiling`) gives the untiled numbers; the geometry behind it.
+
+Small images with a small `max_memory_bytes` force the tiling, so these run in seconds: the budget
+is that of a pair of about 260 x 260, which leaves tiles with inner edges on both axes.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import lpips_tf
+from lpips_tf.core import geometry, tiling
+from conftest import ROOT
+
+NETS = ("alex", "vgg", "squeeze")
+
+
+def _pair(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    x0 = rng.uniform(-1, 1, shape).astype(np.float32)
+    x1 = np.clip(x0 + rng.normal(0, 0.4, shape), -1, 1).astype(np.float32)
+    return x0, x1
+
+
+def _model(net, lpips=True, spatial=False, seed=0, **kwargs):
+    keras.utils.set_random_seed(seed)
+    model = lpips_tf.LPIPS(net=net, trunk_weights=None, lin_weights=None, lpips=lpips,
+                           spatial=spatial, **kwargs)
+    if lpips:  # Positive weights on every channel, so that every tap position counts.
+        rng = np.random.default_rng(seed)
+        model.set_lin_weights([rng.uniform(0.1, 1.0, c) for c in model.channels])
+    return model
+
+
+def _inner_edges(tiles, size):
+    return sum(1 for lo, hi, _ in tiles for edge in (lo, hi) if 0 < edge < size)
+
+
+@pytest.mark.parametrize("spatial", [False, True], ids=["scalar", "map"])
+@pytest.mark.parametrize("lpips", [True, False], ids=["lin", "cos"])
+@pytest.mark.parametrize("net", NETS)
+def test_tiled_equals_untiled(net, lpips, spatial):
+    model = _model(net, lpips, spatial, max_memory_bytes=None)
+    x0, x1 = _pair((1, 301, 263, 3))
+    untiled = np.asarray(model([x0, x1]))
+    budget = tiling.pair_bytes(model, 260, 260)
+    rows, cols = tiling.tile_plan(model, 301, 263, budget)
+    assert _inner_edges(rows, 301) >= 2 and _inner_edges(cols, 263) >= 2, (rows, cols)
+    model.max_memory_bytes = budget
+    tiled = np.asarray(model([x0, x1]))
+    assert tiled.shape == untiled.shape
+    np.testing.assert_allclose(tiled, untiled, rtol=0, atol=1e-4 if spatial else 1e-5)
+    assert np.abs(untiled).max() > 0.05  # The comparison is not between zeros.
+
+
+def test_tiled_batch_and_uint8_and_normalize():
+    # Two pairs, each tiled; uint8 and [0, 1] inputs go through the same checks and mapping.
+    model = _model("alex", normalize=True, max_memory_bytes=None)
+    x0, x1 = _pair((2, 240, 211, 3), seed=3)
+    u0, u1 = (np.round((x + 1) * 127.5).astype(np.uint8) for x in (x0, x1))
+    f0, f1 = (((x + 1) / 2).astype(np.float32) for x in (x0, x1))
+    untiled = [np.asarray(model([u0, u1])), np.asarray(model([f0, f1]))]
+    model.max_memory_bytes = tiling.pair_bytes(model, 200, 200)
+    np.testing.assert_allclose(np.asarray(model([u0, u1])), untiled[0], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.asarray(model([f0, f1])), untiled[1], atol=1e-5, rtol=0)
+
+
+def test_batch_over_budget_runs_in_chunks_of_pairs(monkeypatch):
+    model = _model("squeeze", max_memory_bytes=None)
+    x0, x1 = _pair((5, 40, 36, 3), seed=1)
+    untiled = np.asarray(model([x0, x1]))
+    calls = []
+    monkeypatch.setattr(tiling, "tiled_distance", lambda *a: calls.append(a))  # must not tile
+    model.max_memory_bytes = 2 * tiling.pair_bytes(model, 40, 36)
+    np.testing.assert_allclose(np.asarray(model([x0, x1])), untiled, atol=1e-6, rtol=0)
+    assert not calls
+
+
+def test_small_images_take_the_single_pass(monkeypatch):
+    model = _model("alex")
+    assert model.max_memory_bytes == tiling.DEFAULT_MAX_MEMORY_BYTES == 2 * 2**30
+    x0, x1 = _pair((4, 64, 64, 3))
+    assert tiling.bounded_call(model, [x0, x1]) is None
+    monkeypatch.setattr(tiling, "tiled_distance", lambda *a: pytest.fail("tiled a small image"))
+    assert np.asarray(model([x0, x1])).shape == (4,)
+
+
+def test_input_errors_are_the_untiled_ones():
+    model = _model("alex", max_memory_bytes=10**6)
+    x0, x1 = _pair((1, 240, 240, 3))
+    with pytest.raises(ValueError, match="same shape"):
+        model([x0, x1[:, :200]])
+    bad = x0.copy()
+    bad[0, 100, 100, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model([bad, x1])
+
+
+@pytest.mark.parametrize("value", [0, -5, 1.5, "2GB", True])
+def test_bad_max_memory_bytes(value):
+    with pytest.raises(ValueError, match="max_memory_bytes must be a positive number of bytes"):
+        lpips_tf.LPIPS(net="alex", trunk_weights=None, lin_weights=None, max_memory_bytes=value)
+
+
+def test_config_keeps_max_memory_bytes():
+    model = lpips_tf.LPIPS(net="alex", trunk_weights=None, lin_weights=None,
+                           max_memory_bytes=12345)
+    clone = lpips_tf.LPIPS.from_config(model.get_config())
+    assert clone.max_memory_bytes == 12345
+    assert lpips_tf.LPIPS.from_config({**model.get_config(), "max_memory_bytes": None}
+                                      ).max_memory_bytes is None
+
+
+# The receptive fields and strides of the built-in trunks, by hand from their layer lists.
+@pytest.mark.parametrize("net, last, stride, outputs", [
+    ("alex", (16, -66, 163), 16, 64 / 16 + 192 / 64 + (384 + 256 + 256) / 256),
+    ("vgg", (16, -90, 196), 16, 64 + 128 / 4 + 256 / 16 + 512 / 64 + 512 / 256),
+    ("squeeze", (16, -88, 207), 16, 64 / 4 + 128 / 16 + 256 / 64 + (384 * 2 + 512 * 2) / 256),
+])
+def test_trunk_geometry(net, last, stride, outputs):
+    model = _model(net)
+    found = geometry.trunk_geometry(model.trunk)
+    assert tuple(found.taps[-1][0]) == last and tuple(found.taps[-1][1]) == last
+    assert found.stride == (stride, stride)
+    assert found.floats_per_pixel[0] == pytest.approx(outputs)
+    # conv1 of alex: 11 x 11, stride 4, 2 pixels of padding.
+    if net == "alex":
+        assert tuple(found.taps[0][0]) == (4, -2, 11)
+
+
+def test_geometry_refuses_global_layers_and_the_model_runs_untiled():
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c")(inputs)
+    g = keras.layers.GlobalAveragePooling2D(keepdims=True, name="gap")(x)
+    with pytest.raises(geometry.GeometryError, match="'gap'.*no known receptive field"):
+        geometry.trunk_geometry(keras.Model(inputs, keras.layers.Multiply()([x, g])))
+    strided = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="s")(inputs)
+    with pytest.raises(geometry.GeometryError, match="'s'.*depends on the input size"):
+        geometry.trunk_geometry(keras.Model(inputs, strided))
+
+
+def test_nested_model_geometry_composes():
+    inner_in = keras.Input((None, None, 8))
+    inner = keras.Model(inner_in, keras.layers.MaxPooling2D(2, name="p")(inner_in), name="inner")
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="c")(inputs)
+    found = geometry.trunk_geometry(keras.Model(inputs, inner(x)))
+    assert tuple(found.taps[0][0]) == (2, -1, 4)
+    assert found.stride == (2, 2)
+
+
+def test_cli_pair_tiles_when_the_pair_is_over_the_default_budget(tmp_path, monkeypatch, capsys,
+                                                                 random_trunk_file):
+    # `python -m lpips_tf pair` keeps the default budget; estimates 10^4 times larger make this
+    # small pair look like a large one, so the command tiles it.
+    from PIL import Image
+
+    from lpips_tf.cli import main as cli
+
+    paths = []
+    for k, x in enumerate(_pair((1, 250, 230, 3), seed=5)):
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray(np.round((x[0] + 1) * 127.5).astype(np.uint8)).save(paths[-1])
+    args = ["pair", *paths, "--trunk_weights", random_trunk_file("alex")]
+    assert cli.main([str(a) for a in args]) == 0
+    untiled = capsys.readouterr().out.strip()
+    estimate, tiled_calls = tiling.pair_bytes, []
+    monkeypatch.setattr(tiling, "pair_bytes", lambda m, h, w: 10**4 * estimate(m, h, w))
+    original = tiling.tiled_distance
+    monkeypatch.setattr(tiling, "tiled_distance",
+                        lambda *a: tiled_calls.append(1) or original(*a))
+    assert cli.main([str(a) for a in args]) == 0
+    assert tiled_calls and capsys.readouterr().out.strip() == untiled
+
+
+@pytest.mark.parametrize("disk", [False, True], ids=["ram", "disk"])
+def test_pairwise_tiles_large_images_with_the_same_numbers(disk, tmp_path, monkeypatch):
+    from lpips_tf.uses.pairwise import pairwise
+
+    model = _model("squeeze", max_memory_bytes=None)
+    rng = np.random.default_rng(7)
+    images = rng.uniform(-1, 1, (3, 330, 300, 3)).astype(np.float32)
+    untiled = pairwise(model, images)
+    # Under one image's pass (half a 330 x 300 pair): every image goes through in tiles.
+    model.max_memory_bytes = tiling.pair_bytes(model, 220, 220)
+    calls = []
+    original = tiling.tiled_tap_features
+    monkeypatch.setattr(tiling, "tiled_tap_features",
+                        lambda *a: calls.append(len(a[1])) or original(*a))
+    tiled = pairwise(model, images, max_memory_bytes=1 if disk else 2**30, temp_dir=tmp_path)
+    assert calls == [1, 1, 1]  # One image per trunk pass, each in tiles.
+    np.testing.assert_allclose(tiled, untiled, rtol=0, atol=1e-6)
+    assert untiled.min() > 0.01
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_tiled_equals_untiled_under_jax():
+    script = (
+        "import numpy as np, keras, lpips_tf\n"
+        "from lpips_tf.core import tiling\n"
+        "rng = np.random.default_rng(0)\n"
+        "x0 = rng.uniform(-1, 1, (1, 250, 230, 3)).astype(np.float32)\n"
+        "x1 = np.clip(x0 + rng.normal(0, 0.4, x0.shape), -1, 1).astype(np.float32)\n"
+        "for spatial in (False, True):\n"
+        "    m = lpips_tf.LPIPS(net='alex', trunk_weights=None, spatial=spatial,\n"
+        "                       max_memory_bytes=None)\n"
+        "    a = np.asarray(m([x0, x1]))\n"
+        "    m.max_memory_bytes = tiling.pair_bytes(m, 240, 240)\n"
+        "    b = np.asarray(m([x0, x1]))\n"
+        "    print(keras.backend.backend(), float(np.abs(a - b).max()), float(np.abs(a).max()))\n")
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-c", script], env=env, cwd=str(ROOT),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = [line.split() for line in run.stdout.strip().splitlines()]
+    assert [line[0] for line in lines] == ["jax", "jax"], run.stdout
+    assert float(lines[0][1]) < 1e-5 and float(lines[1][1]) < 1e-4, run.stdout
+    assert float(lines[0][2]) > 0.01, run.stdout
