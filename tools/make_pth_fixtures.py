@@ -1,4 +1,4 @@
-"""Writes the small .pth fixtures that tests/test_pth.py reads without torch.
+"""Writes the small .pth fixtures that tests/core/test_pth.py reads without torch.
 
 Run from the repository root, with a Python that has PyTorch (>= 2.3 for
 torch.uint16; never the TensorFlow environment):

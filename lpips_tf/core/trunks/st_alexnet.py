@@ -30,7 +30,7 @@ CHANNELS = (64, 192, 384, 256, 256)
 # Every reflection pad (2 pixels) needs an input of at least 3: conv1 leaves H - 6, the first
 # blur-pool (H - 5) // 2 + 1, and two more 3x3 max-pools with blur-pools must leave >= 3 each.
 MIN_INPUT_SIZE = 21
-# Checked with an impulse through the trunk by tests/test_stlpips.py.
+# Checked with an impulse through the trunk by tests/core/test_stlpips.py.
 TAP_GEOMETRY = {
     "relu1": TapGeometry(2, 13, -4),
     "relu2": TapGeometry(4, 37, -16),

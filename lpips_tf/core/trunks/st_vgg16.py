@@ -27,7 +27,7 @@ CHANNELS = (64, 128, 256, 512, 512)
 # Every reflection pad (2 pixels) needs at least 3 pixels after its 2x2 max-pool, so block4
 # needs 4 pixels: 18 -> 10 -> 6 -> 4 -> 3.
 MIN_INPUT_SIZE = 18
-# Checked with an impulse through the trunk by tests/test_stlpips.py.
+# Checked with an impulse through the trunk by tests/core/test_stlpips.py.
 TAP_GEOMETRY = {
     "block1_conv2": TapGeometry(1, 5, -2),
     "block2_conv2": TapGeometry(2, 16, -8),

@@ -6,7 +6,7 @@ Golden values were computed by `tools/make_stlpips_golden.py` in the torch envir
 committed in tests/golden/stlpips.json and stlpips_spatial.npz. Tolerances (float32): distances
 and per-tap terms within 1e-5, spatial maps within 1e-4. Cases with the authors' weights read
 them from their wheel (conftest `stlpips_checkpoint`) and skip without it. Nothing here is
-TensorFlow's: `KERAS_BACKEND=jax python -m pytest tests/test_stlpips.py` runs it on JAX.
+TensorFlow's: `KERAS_BACKEND=jax python -m pytest tests/core/test_stlpips.py` runs it on JAX.
 """
 
 import functools

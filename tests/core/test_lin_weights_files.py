@@ -5,7 +5,7 @@ import pathlib
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 LIN_DIR = ROOT / "lpips_tf" / "core" / "lin_weights"
 WHEEL_WEIGHTS = pathlib.Path("/tmp/lpipswheel/lpips/weights")  # an unpacked lpips 0.1.4 wheel, if any
 

@@ -3,8 +3,8 @@ subprocesses (a backend is chosen once per process).
 
 The JAX run covers a stratified sample of the golden parity cases (one per net, version,
 distance and trunk, every image pair among them; `test_parity.stratified_sample`), the Keras
-metric, tests/test_agnostic.py and tests/test_backend_agnostic.py. All 112 golden cases on JAX:
-`KERAS_BACKEND=jax python -m pytest tests/test_parity.py`. CI installs a CPU jax from
+metric, tests/whole/test_agnostic.py and tests/whole/test_backend_agnostic.py. All 112 golden cases on JAX:
+`KERAS_BACKEND=jax python -m pytest tests/core/test_parity.py`. CI installs a CPU jax from
 requirements-test.txt; without jax the JAX tests skip. PyTorch is tested by hand (README
 "Backends"): its PyPI wheels are too heavy for CI.
 """
@@ -19,10 +19,10 @@ import pytest
 
 from conftest import ROOT
 
-# tests/test_pairwise.py stays on TensorFlow (its numbers are NumPy's; the trunk passes are the
+# tests/uses/test_pairwise.py stays on TensorFlow (its numbers are NumPy's; the trunk passes are the
 # model's, which the golden suite covers); test_agnostic checks pairwise on the other backend.
-AGNOSTIC_FILES = ["tests/test_metrics.py", "tests/test_agnostic.py",
-                  "tests/test_backend_agnostic.py"]
+AGNOSTIC_FILES = ["tests/uses/test_metrics.py", "tests/whole/test_agnostic.py",
+                  "tests/whole/test_backend_agnostic.py"]
 # What `import lpips_tf` must not load: everything but the metric core and its uses.
 HEAVY_SUBPACKAGES = ("training", "data", "evaluation", "experiments", "cli")
 
@@ -88,9 +88,9 @@ def _jax_rerun_argv():
     """pytest on the golden sample, the spec's numbers and the backend-agnostic files."""
     from test_parity import CASES, _case_id, stratified_sample
 
-    golden = [f"tests/test_parity.py::test_matches_official[{_case_id(c)}]"
+    golden = [f"tests/core/test_parity.py::test_matches_official[{_case_id(c)}]"
               for c in stratified_sample(CASES)]
-    golden.append("tests/test_parity.py::test_reference_numbers_from_the_spec")
+    golden.append("tests/core/test_parity.py::test_reference_numbers_from_the_spec")
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *golden,
             *AGNOSTIC_FILES]
 

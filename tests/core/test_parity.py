@@ -31,7 +31,7 @@ def _case_id(case):
 def stratified_sample(cases):
     """One golden case per (net, version, lpips, trunk) stratum, each taking the image pair the
     sample has used least so far (first in file order on ties), so that every image pair and
-    size appears too: what tests/test_backends.py reruns on another backend."""
+    size appears too: what tests/whole/test_backends.py reruns on another backend."""
     strata = {}
     for case in cases:
         strata.setdefault((case["net"], case["version"], case["lpips"], case["trunk"]), []).append(

@@ -1,8 +1,8 @@
 """The metric on whichever Keras backend runs the tests (TensorFlow, JAX or PyTorch).
 
 Nothing here imports a backend directly except through `keras.backend.backend()`, so the file is
-collected everywhere: `KERAS_BACKEND=torch python -m pytest tests/test_backend_agnostic.py
-tests/test_backends.py` runs it, and the import check, in an environment without TensorFlow.
+collected everywhere: `KERAS_BACKEND=torch python -m pytest tests/whole/test_backend_agnostic.py
+tests/whole/test_backends.py` runs it, and the import check, in an environment without TensorFlow.
 """
 
 import keras
@@ -15,7 +15,7 @@ SIZE = 32  # AlexNet takes 31 px and up
 
 
 # `import lpips_tf` off TensorFlow (no TensorFlow module, even after a call):
-# tests/test_backends.py::test_import_lpips_tf_loads_only_the_metric, one process per backend.
+# tests/whole/test_backends.py::test_import_lpips_tf_loads_only_the_metric, one process per backend.
 
 
 def _blocky_pairs(n, seed):
@@ -26,7 +26,7 @@ def _blocky_pairs(n, seed):
     return noisy.astype(np.float32), clean.astype(np.float32)
 
 
-# LPIPSLoss inside fit: tests/test_agnostic.py::test_lpips_loss_trains_an_autoencoder_with_fit.
+# LPIPSLoss inside fit: tests/whole/test_agnostic.py::test_lpips_loss_trains_an_autoencoder_with_fit.
 
 
 def _input_gradient(fn, x):

@@ -9,7 +9,7 @@ import lpips_tf
 from lpips_tf.data.images import load_image
 from lpips_tf.uses.pairwise import diversity, feature_size, pairwise
 
-PHOTOS = pathlib.Path(__file__).resolve().parents[1] / "lpips_tf" / "data" / "photos"
+PHOTOS = pathlib.Path(__file__).resolve().parents[2] / "lpips_tf" / "data" / "photos"
 TOL = 1e-5
 
 

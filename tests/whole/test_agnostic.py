@@ -1,6 +1,6 @@
 """The metric on whichever Keras backend runs this process.
 
-The default test run is TensorFlow; `tests/test_backends.py` runs this file, the golden parity
+The default test run is TensorFlow; `tests/whole/test_backends.py` runs this file, the golden parity
 suite and the Keras metric again under KERAS_BACKEND=jax in a subprocess. Nothing here
 imports TensorFlow.
 """
@@ -65,7 +65,7 @@ def test_eager_input_errors_on_every_backend(alex, make, message):
 
 def test_tensorflow_only_parts_say_which_backend_they_need(alex, tmp_path):
     if BACKEND == "tensorflow":
-        pytest.skip("TensorFlow is the backend: export works (tests/test_model.py)")
+        pytest.skip("TensorFlow is the backend: export works (tests/core/test_model.py)")
     with pytest.raises(BackendError, match="needs the TensorFlow backend"):
         lpips_tf.export_saved_model(alex, str(tmp_path / "saved"))
 
@@ -127,7 +127,7 @@ def test_models_of_one_architecture_keep_their_own_weights(random_trunk_file, rn
 
 
 def test_pairwise_matches_the_model(alex, rng):
-    # The full pairwise suite (tests/test_pairwise.py) runs on TensorFlow; this is its check on
+    # The full pairwise suite (tests/uses/test_pairwise.py) runs on TensorFlow; this is its check on
     # the other backends: one trunk pass per image, the same numbers as the per-pair model.
     x = random_images(rng, (3, 40, 40, 3))
     x[2] = np.clip(x[0] + 1e-3 * rng.standard_normal(x[0].shape), -1, 1)

@@ -21,7 +21,7 @@ import pytest
 
 from lpips_tf.core.pth import PthError, check_state_dict, load_state_dict
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED = ROOT / ".." / "shared"
 FIXTURES = ROOT / "tests" / "fixtures" / "pth"
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
