@@ -93,6 +93,8 @@ def _layer_windows(layer):
     if name == "ZeroPadding2D":
         (top, _), (left, _) = layer.padding
         return [(1, 1, top), (1, 1, left)]
+    if name == "Downsample":  # Blur-pool: reflected by `padding`, then a valid strided blur.
+        return [(layer.filter_size, layer.strides, layer.padding)] * 2
     if name == "CeilMaxPooling2D":  # Pads only at the end, by -inf: no shift in front.
         return _window(layer, layer.pool_size, layer.strides, "valid")
     if hasattr(layer, "kernel_size") and hasattr(layer, "strides"):

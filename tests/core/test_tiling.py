@@ -222,3 +222,22 @@ def test_tiled_equals_untiled_under_jax():
     assert [line[0] for line in lines] == ["jax", "jax"], run.stdout
     assert float(lines[0][1]) < 1e-5 and float(lines[1][1]) < 1e-4, run.stdout
     assert float(lines[0][2]) > 0.01, run.stdout
+
+
+@pytest.mark.parametrize("lpips", [True, False], ids=["lin", "cos"])
+# st-vgg runs about a minute here (many VGG tiles): slow.
+@pytest.mark.parametrize("net", ["st-alex", pytest.param("st-vgg", marks=pytest.mark.slow)])
+def test_shift_tolerant_trunks_tile_with_the_same_numbers(net, lpips):
+    """Blur-pool layers (reflection padding, strided blur) have a known reach, so ST-LPIPS
+    trunks tile too, maps included."""
+    for spatial in (False, True):
+        model = _model(net, lpips, spatial, max_memory_bytes=None)
+        x0, x1 = _pair((1, 301, 263, 3))
+        untiled = np.asarray(model([x0, x1]))
+        budget = tiling.pair_bytes(model, 260, 260)
+        rows, cols = tiling.tile_plan(model, 301, 263, budget)
+        assert _inner_edges(rows, 301) >= 2 and _inner_edges(cols, 263) >= 2, (rows, cols)
+        model.max_memory_bytes = budget
+        tiled = np.asarray(model([x0, x1]))
+        np.testing.assert_allclose(tiled, untiled, rtol=0, atol=1e-4 if spatial else 1e-5)
+        assert np.abs(untiled).max() > (0.05 if lpips else 1e-3)
