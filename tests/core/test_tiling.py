@@ -45,7 +45,13 @@ def _inner_edges(tiles, size):
 @pytest.mark.parametrize("lpips", [True, False], ids=["lin", "cos"])
 @pytest.mark.parametrize("net", NETS)
 def test_tiled_equals_untiled(net, lpips, spatial):
-    model = _model(net, lpips, spatial, max_memory_bytes=None)
+    untiled = _check_tiled_equals_untiled(_model(net, lpips, spatial, max_memory_bytes=None))
+    assert np.abs(untiled).max() > 0.05  # The comparison is not between zeros.
+
+
+def _check_tiled_equals_untiled(model):
+    """The model's untiled output on a 301 x 263 pair, after checking that a budget of a 260 x 260
+    pair tiles it (inner edges on both axes) with the same numbers."""
     x0, x1 = _pair((1, 301, 263, 3))
     untiled = np.asarray(model([x0, x1]))
     budget = tiling.pair_bytes(model, 260, 260)
@@ -54,8 +60,8 @@ def test_tiled_equals_untiled(net, lpips, spatial):
     model.max_memory_bytes = budget
     tiled = np.asarray(model([x0, x1]))
     assert tiled.shape == untiled.shape
-    np.testing.assert_allclose(tiled, untiled, rtol=0, atol=1e-4 if spatial else 1e-5)
-    assert np.abs(untiled).max() > 0.05  # The comparison is not between zeros.
+    np.testing.assert_allclose(tiled, untiled, rtol=0, atol=1e-4 if model.spatial else 1e-5)
+    return untiled
 
 
 def test_tiled_batch_and_uint8_and_normalize():
@@ -231,13 +237,5 @@ def test_shift_tolerant_trunks_tile_with_the_same_numbers(net, lpips):
     """Blur-pool layers (reflection padding, strided blur) have a known reach, so ST-LPIPS
     trunks tile too, maps included."""
     for spatial in (False, True):
-        model = _model(net, lpips, spatial, max_memory_bytes=None)
-        x0, x1 = _pair((1, 301, 263, 3))
-        untiled = np.asarray(model([x0, x1]))
-        budget = tiling.pair_bytes(model, 260, 260)
-        rows, cols = tiling.tile_plan(model, 301, 263, budget)
-        assert _inner_edges(rows, 301) >= 2 and _inner_edges(cols, 263) >= 2, (rows, cols)
-        model.max_memory_bytes = budget
-        tiled = np.asarray(model([x0, x1]))
-        np.testing.assert_allclose(tiled, untiled, rtol=0, atol=1e-4 if spatial else 1e-5)
+        untiled = _check_tiled_equals_untiled(_model(net, lpips, spatial, max_memory_bytes=None))
         assert np.abs(untiled).max() > (0.05 if lpips else 1e-3)
