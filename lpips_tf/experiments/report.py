@@ -39,8 +39,10 @@ def model_label(spec, variant, sources):
         layers = f"all {n} layers" if variant.taps is None else f"{variant.taps} of {n} layers"
         distance = ("LPIPS distance + small fully connected network" if variant.lpips else
                     "cosine distance")
+        # Only the three official trunks are the paper's variants; other trunks are our own.
+        origin = "the paper's" if variant.net in ("alex", "vgg", "squeeze") else "variant"
         label = (f"{title} {'pretrained' if variant.pretrained else 'untrained network'} "
-                 f"({layers}, the paper's {variant.name}) + {distance} [reference]")
+                 f"({layers}, {origin} {variant.name}) + {distance} [reference]")
     else:
         label = spec.label
     if variant.pretrained and sources[variant.net] is None:
