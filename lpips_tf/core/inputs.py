@@ -49,6 +49,14 @@ def split_pair(inputs):
                      (f" of length {len(inputs)}." if hasattr(inputs, "__len__") else "."))
 
 
+def static_shape(x):
+    """The shape of an array or tensor as a tuple of ints, None where it is not known yet."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        shape = np.shape(x)
+    return tuple(None if d is None else int(d) for d in shape)
+
+
 def check_static_shape(shape, which, min_size, net):
     """Rank, channels and minimum size from a static shape (None entries are unknown)."""
     shape = tuple(shape)

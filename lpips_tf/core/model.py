@@ -18,13 +18,6 @@ from lpips_tf.core.trunks import get_trunk_module, is_open_trunk, select_taps
 VERSIONS = lpips_weights.VERSIONS
 
 
-def _static_shape(x):
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        shape = np.shape(x)
-    return tuple(None if d is None else int(d) for d in shape)
-
-
 def _as_list(outputs):
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
@@ -303,8 +296,10 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         """
         x0, x1 = lpips_inputs.split_pair(inputs)
         for x, which in ((x0, "image0"), (x1, "image1")):
-            lpips_inputs.check_static_shape(_static_shape(x), which, self.min_input_size, self.net)
-        lpips_inputs.check_shapes_match(_static_shape(x0), _static_shape(x1))
+            lpips_inputs.check_static_shape(lpips_inputs.static_shape(x), which,
+                                            self.min_input_size, self.net)
+        lpips_inputs.check_shapes_match(lpips_inputs.static_shape(x0),
+                                        lpips_inputs.static_shape(x1))
         if not to_tensors:
             for x, which in ((x0, "image0"), (x1, "image1")):
                 lpips_inputs.check_dtype_kind(x.dtype, which, self.normalize)
@@ -352,7 +347,7 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
 
     def __call__(self, inputs, training=None, **kwargs):
         try:
-            shape0 = _static_shape(lpips_inputs.split_pair(inputs)[0])
+            shape0 = lpips_inputs.static_shape(lpips_inputs.split_pair(inputs)[0])
         except ValueError:
             shape0 = None  # The call itself raises the clear error.
         empty = lpips_inputs.empty_batch_shape(shape0, self.spatial)

@@ -47,6 +47,8 @@ from lpips_tf.core.weights import VERSIONS
 
 # The two distances: learned lin layers, or the cosine distance without them.
 DISTANCES = ("lin", "cos")
+# The nets of the paper's variants (official lin weights, v0.1 and v0.0).
+OFFICIAL_NETS = ("alex", "vgg", "squeeze")
 # Arguments of a preset that may be functions returning the value (called at build time).
 SOURCES = ("trunk_weights", "lin_weights")
 # Settings a specification may add after the name: "alex:taps=4".
@@ -232,7 +234,7 @@ def _official_description(net, distance, version):
 
 
 def _register_official():
-    for net in ("alex", "vgg", "squeeze"):
+    for net in OFFICIAL_NETS:
         for version in VERSIONS:
             for distance in DISTANCES:
                 tails = ("-v0.1", "-0.1", "") if version == "0.1" else ("-v0.0", "-0.0")

@@ -248,11 +248,6 @@ def tiled_tap_features(model, x, budget):
     return owned_blocks(model, (x,), _tile_features_fn(model), 2 * budget)
 
 
-def _static_shape(x):
-    shape = getattr(x, "shape", None)
-    return tuple(np.shape(x) if shape is None else shape)
-
-
 def _warn_unknown_geometry(model, error):
     if not model.__dict__.get(_WARNED_ATTR):
         model.__dict__[_WARNED_ATTR] = True
@@ -270,7 +265,7 @@ def bounded_call(model, inputs):
         x0, x1 = lpips_inputs.split_pair(inputs)
     except ValueError:
         return None  # The ordinary call raises the clear error.
-    shape = _static_shape(x0)
+    shape = lpips_inputs.static_shape(x0)
     if len(shape) != 4 or any(d is None for d in shape[:3]):
         return None
     n, height, width = (int(d) for d in shape[:3])

@@ -16,6 +16,7 @@ import json
 import os
 import textwrap
 
+from lpips_tf.core import presets
 from lpips_tf.core.weights import describe_trunk_weights
 from lpips_tf.data.synthetic import BANNER
 from lpips_tf.evaluation import scoring
@@ -39,8 +40,7 @@ def model_label(spec, variant, sources):
         layers = f"all {n} layers" if variant.taps is None else f"{variant.taps} of {n} layers"
         distance = ("LPIPS distance + small fully connected network" if variant.lpips else
                     "cosine distance")
-        # Only the three official trunks are the paper's variants; other trunks are our own.
-        origin = "the paper's" if variant.net in ("alex", "vgg", "squeeze") else "variant"
+        origin = "the paper's" if variant.net in presets.OFFICIAL_NETS else "variant"
         label = (f"{title} {'pretrained' if variant.pretrained else 'untrained network'} "
                  f"({layers}, {origin} {variant.name}) + {distance} [reference]")
     else:

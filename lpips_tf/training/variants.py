@@ -13,6 +13,7 @@ an option of the distance model that variants carry goes into `Variant` and
 import dataclasses
 
 from lpips_tf.core.model import LPIPS
+from lpips_tf.core.presets import OFFICIAL_NETS
 from lpips_tf.core.weights import describe_trunk_weights
 from lpips_tf.training.config import ConfigError
 from lpips_tf.core.trunks import get_trunk_module
@@ -73,10 +74,10 @@ _COS_NOTE = ("The distance has no weights to train: training fits only the judgm
 # One row per family, named `<net>-<suffix>`: (suffix, nets, lpips, pretrained, tune_trunk,
 # description with `{title}` for the trunk's name and `{{weights}}` for its weights').
 _FAMILIES = (
-    ("lin", ("alex", "vgg", "squeeze"), True, True, False,
+    ("lin", OFFICIAL_NETS, True, True, False,
      "{title} trunk ({{weights}}), frozen; lin layers trained from a random non-negative "
      "start with dropout (the paper's 'lin')."),
-    ("cos", ("alex", "vgg", "squeeze"), False, True, False,
+    ("cos", OFFICIAL_NETS, False, True, False,
      "{title} trunk ({{weights}}), frozen; the cos distance (sum over channels of squared "
      "differences of unit-normalised features), no lin layers. " + _COS_NOTE),
     ("tune", ("alex", "vgg"), True, True, True,
