@@ -61,7 +61,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from lpips_tf.data.bapps import twoafc_dataset
+from lpips_tf.data.bapps import twoafc_dataset, without_autotuning
 from lpips_tf.training.datasets import by_epoch, epoch_seed
 from lpips_tf.training.run_files import atomic_path
 from lpips_tf.uses.judgment import CachedLin, assemble_2afc_model
@@ -340,7 +340,7 @@ def stats_dataset(stats, batch_size=50):
     """Batches `({"s0", "s1"}, judge)` of cached statistics, in order (for validation)."""
     n = len(stats["judge"])
     indices = tf.data.Dataset.range(n).batch(batch_size)
-    return _gather_batches(indices, stats).prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(_gather_batches(indices, stats).prefetch(tf.data.AUTOTUNE))
 
 
 def stats_training_dataset(stats, batch_size, seed, steps_per_epoch, first_epoch, total_epochs):
@@ -359,4 +359,4 @@ def stats_training_dataset(stats, batch_size, seed, steps_per_epoch, first_epoch
         return order.batch(batch_size).take(steps_per_epoch)
 
     indices = by_epoch(epoch_batches, first_epoch, total_epochs)
-    return _gather_batches(indices, stats).prefetch(tf.data.AUTOTUNE)
+    return without_autotuning(_gather_batches(indices, stats).prefetch(tf.data.AUTOTUNE))

@@ -60,4 +60,5 @@ def image_training_dataset(index, config, steps_per_epoch, first_epoch, total_ep
                                     batch_size=config.batch_size, shuffle=True,
                                     seed=epoch_seed(config.seed, epoch)).take(steps_per_epoch)
 
-    return by_epoch(epoch_batches, first_epoch, total_epochs).prefetch(tf.data.AUTOTUNE)
+    return bapps.without_autotuning(
+        by_epoch(epoch_batches, first_epoch, total_epochs).prefetch(tf.data.AUTOTUNE))
