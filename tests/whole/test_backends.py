@@ -91,15 +91,17 @@ def _jax_rerun_argv():
     golden = [f"tests/core/test_parity.py::test_matches_official[{_case_id(c)}]"
               for c in stratified_sample(CASES)]
     golden.append("tests/core/test_parity.py::test_reference_numbers_from_the_spec")
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *golden,
+    # One process: it is one test of the outer run, which has its own workers.
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+            "-rs", *golden,
             *AGNOSTIC_FILES]
 
 
 @needs_jax
 @pytest.mark.background(argv=_jax_rerun_argv(), env=_backend_env("jax"), cwd=str(ROOT))
 def test_golden_sample_and_backend_agnostic_tests_under_jax(background_run):
-    """Its subprocess runs in the background from the end of collection (conftest.BackgroundRun),
-    beside the TensorFlow tests; the test itself runs last and waits for it."""
+    """Its subprocess runs beside the TensorFlow tests (conftest.BackgroundRun: from the end of
+    collection in one process, on a worker of its own with xdist); the test waits for it."""
     code, output = background_run.result(timeout=900)
     tail = output[-4000:]
     assert code == 0, tail
