@@ -40,7 +40,7 @@ import sys
 
 from lpips_tf.cli import scripts
 from lpips_tf.cli.outputs import (OutputError, check_not_input, check_results_file,
-                                  check_writable_dir, open_results)
+                                  check_writable_dir, open_results, write_file_atomically)
 from lpips_tf.cli.results import FORMATS, ResultsWriter
 
 
@@ -152,7 +152,7 @@ def _map_name(name):
 
 
 def cmd_pair(args):
-    from lpips_tf.data.images import load_image, save_distance_map
+    from lpips_tf.data.images import distance_map_png, load_image
 
     map_dir = os.path.dirname(os.path.abspath(args.spatial_out)) if args.spatial_out else None
     if map_dir:
@@ -164,7 +164,7 @@ def cmd_pair(args):
     print(f"{d:.6f}")
     if distance_map is not None:
         os.makedirs(map_dir, exist_ok=True)
-        save_distance_map(args.spatial_out, distance_map)
+        write_file_atomically(args.spatial_out, distance_map_png(distance_map))
         print(f"distance map saved to {args.spatial_out}", file=sys.stderr)
     return scripts.EXIT_DONE
 
@@ -247,7 +247,7 @@ def _matched_names(args):
 
 def cmd_dirs(args):
     from lpips_tf.cli.batching import SkippedPair, pair_batches
-    from lpips_tf.data.images import load_image, save_distance_map
+    from lpips_tf.data.images import distance_map_png, load_image
     from lpips_tf.utils.progress import ProgressBar
 
     names0, names1, common, missing = _matched_names(args)
@@ -277,8 +277,8 @@ def cmd_dirs(args):
                     skipped += 1
                 else:
                     if distance_map is not None:  # the map first: a listed pair has its map
-                        save_distance_map(os.path.join(args.spatial_dir, _map_name(name)),
-                                          distance_map)
+                        write_file_atomically(os.path.join(args.spatial_dir, _map_name(name)),
+                                              distance_map_png(distance_map))
                     rows.row([name], d)  # line-buffered: on disk at once
                     done += 1
                 bar.add(1)

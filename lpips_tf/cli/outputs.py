@@ -10,10 +10,11 @@ a temporary name and renames it, so that a full disk leaves no partial file unde
 No TensorFlow or Keras here.
 """
 
-import contextlib
 import errno
 import os
 import tempfile
+
+from lpips_tf.utils.files import write_bytes_atomically
 
 __all__ = ["OutputError", "check_not_input", "check_results_file", "check_writable_dir",
            "is_inside", "open_results", "write_file_atomically"]
@@ -115,26 +116,14 @@ def check_not_input(path, what, files=(), folders=()):
 
 
 def write_file_atomically(path, data):
-    """Writes the bytes `data` to `path` whole or not at all: a temporary file in the same folder,
-    flushed to disk, then renamed over `path`. On failure (a full disk, say) the temporary file is
-    removed and one `OutputError` names `path`."""
+    """Writes the bytes `data` to `path` whole or not at all (`lpips_tf.utils.files`): on failure
+    (a full disk, say) no temporary file is left and one `OutputError` names `path`."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        return write_bytes_atomically(path, data)
     except OSError as error:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
         raise OutputError(f"cannot write {path} ({_reason(error)}); free some space or choose "
                           f"another location.") from None
-    return path
 
 
 class _Results:

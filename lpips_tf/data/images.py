@@ -86,12 +86,12 @@ def load_image(path, max_pixels=None):
 def save_distance_map(path, distance_map, cmap="viridis"):
     """Saves an (H, W) or (H, W, 1) distance map as a colour-mapped PNG with its own scale.
 
-    The file is written whole or not at all (`lpips_tf.cli.outputs.write_file_atomically`): a full
-    disk raises one `OutputError` naming `path` and leaves no partial file under that name.
+    The file is written whole or not at all (`lpips_tf.utils.files.write_bytes_atomically`): a
+    failed write (a full disk) raises its OSError and leaves no partial file under that name.
     """
-    from lpips_tf.cli.outputs import write_file_atomically
+    from lpips_tf.utils.files import write_bytes_atomically
 
-    return write_file_atomically(path, distance_map_png(distance_map, cmap))
+    return write_bytes_atomically(path, distance_map_png(distance_map, cmap))
 
 
 def distance_map_png(distance_map, cmap="viridis"):

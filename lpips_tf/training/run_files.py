@@ -2,10 +2,9 @@
 temporary name beside it, flushed to disk and renamed over the old one, so that a process killed
 at any moment leaves either the old file or the new one, never half of one.
 
-`atomic_path(path)` is that rule for any writer (h5py, Keras, NumPy, TensorFlow's SavedModel
-writer): it yields the temporary path, and on success syncs and renames it. A write that fails
-(a full disk, a file-size limit) is raised as one `RunWriteError` naming the path, with the
-temporary file removed. `damage(path)` says in a few words why a run file cannot be read (None
+`atomic_path(path)` is that rule (`lpips_tf.utils.files.atomic_path`) under the run's own
+temporary names: a write that fails (a full disk, a file-size limit) is raised as one
+`RunWriteError` naming the path, with the temporary file removed. `damage(path)` says in a few words why a run file cannot be read (None
 when it can), for the checks a resume runs before anything trains.
 """
 
@@ -17,6 +16,8 @@ import shutil
 
 # The project's one file-hash helper (also the downloads' hash check).
 from lpips_tf.core.weights import _sha256 as sha256_file
+from lpips_tf.utils import files
+from lpips_tf.utils.files import fsync_path, remove_path
 
 PARTIAL_PREFIX = ".partial-"
 
@@ -37,33 +38,9 @@ def partial_path(path):
     return os.path.join(folder, PARTIAL_PREFIX + name)
 
 
-def _remove(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-
-
-def _fsync(path):
-    """Flushes a file (or a folder's entries) to disk; a file system that cannot is left be."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def fsync_folder(folder):
     """Flushes a folder's entries (renames inside it) to disk."""
-    _fsync(folder)
+    fsync_path(folder)
 
 
 def write_error(path, error):
@@ -86,30 +63,16 @@ def write_error(path, error):
 
 @contextlib.contextmanager
 def atomic_path(path, catch=()):
-    """Yields a temporary path for `path` (a file or a folder); once the block is done, syncs it
-    and renames it to `path` (a folder replaces the old one). On an error, the temporary file
-    goes and an OSError (or one of the exception types `catch`) becomes a `RunWriteError`."""
-    tmp = partial_path(path)
-    _remove(tmp)
+    """`lpips_tf.utils.files.atomic_path` under the run's temporary name (`partial_path`, which a
+    resume clears away); an OSError (or one of the exception types `catch`) becomes a
+    `RunWriteError` naming `path`."""
     try:
-        yield tmp
-        if os.path.isdir(tmp):
-            for folder, _, names in os.walk(tmp):
-                for name in names:
-                    _fsync(os.path.join(folder, name))
-            _remove(path)
-        else:
-            _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(os.path.dirname(path) or ".")
+        with files.atomic_path(path, temporary=partial_path(path)) as tmp:
+            yield tmp
     except (OSError,) + tuple(catch) as error:
-        _remove(tmp)
         if isinstance(error, RunWriteError):
             raise
         raise write_error(path, error) from error
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 def write_json(path, data):
@@ -179,7 +142,7 @@ def remove_partials(folder):
     for root, dirs, names in os.walk(folder):
         for name in list(dirs) + names:
             if name.startswith(PARTIAL_PREFIX):
-                _remove(os.path.join(root, name))
+                remove_path(os.path.join(root, name))
         dirs[:] = [d for d in dirs if not d.startswith(PARTIAL_PREFIX)]
         if root != folder:
             dirs[:] = []

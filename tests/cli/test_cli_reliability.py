@@ -7,6 +7,7 @@ import errno
 import io
 import json
 import os
+import stat
 import struct
 import zlib
 
@@ -261,7 +262,8 @@ def test_full_disk_on_a_map_names_it_and_lists_no_pair_without_its_map(capsys, f
     real_fsync, calls = os.fsync, []
 
     def fsync(fd):
-        calls.append(fd)
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # files, not the folder synced after a rename
+            calls.append(fd)
         if len(calls) == 2:  # the second map: the disk fills up while it is written
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_fsync(fd)
