@@ -192,7 +192,7 @@ def _write_aliases(model, index, load_size, cache_dir, path, key):
                  "target_fingerprint": key, "columns": [0, int(columns[k - 1])],
                  "taps": list(model.taps[:k])}
         alias_path = _alias_path(cache_dir, model.net, k, prefix_key)
-        with atomic_path(alias_path) as tmp:
+        with atomic_path(alias_path, shared=True) as tmp:
             with open(tmp, "w") as f:
                 json.dump(alias, f)
 
@@ -258,8 +258,9 @@ def compute_triplet_stats(model, index, load_size=64, batch_size=50, cache_dir=N
     result = {"s0": np.concatenate(s0), "s1": np.concatenate(s1),
               "judge": np.asarray(index.judge, np.float32)}
     if path:
-        # Write then rename, so that an interrupted run never leaves a half-written cache behind.
-        with atomic_path(path) as tmp:
+        # Write then rename, so that an interrupted run never leaves a half-written cache behind;
+        # a unique temporary name, as two runs may share the cache folder.
+        with atomic_path(path, shared=True) as tmp:
             np.savez(tmp, fingerprint=key, format=CACHE_FORMAT,
                      checksum=stats_checksum(result["s0"], result["s1"], result["judge"], key),
                      **result)

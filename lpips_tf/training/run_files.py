@@ -19,7 +19,7 @@ from lpips_tf.core.weights import _sha256 as sha256_file
 from lpips_tf.utils import files
 from lpips_tf.utils.files import fsync_path, remove_path
 
-PARTIAL_PREFIX = ".partial-"
+PARTIAL_PREFIX = files.TEMPORARY_PREFIX
 
 
 class RunWriteError(OSError):
@@ -62,12 +62,13 @@ def write_error(path, error):
 
 
 @contextlib.contextmanager
-def atomic_path(path, catch=()):
+def atomic_path(path, catch=(), shared=False):
     """`lpips_tf.utils.files.atomic_path` under the run's temporary name (`partial_path`, which a
-    resume clears away); an OSError (or one of the exception types `catch`) becomes a
-    `RunWriteError` naming `path`."""
+    resume clears away), or with `shared` (a file that other runs may write at the same time: the
+    statistics cache) under a unique one; an OSError (or one of the exception types `catch`)
+    becomes a `RunWriteError` naming `path`."""
     try:
-        with files.atomic_path(path, temporary=partial_path(path)) as tmp:
+        with files.atomic_path(path, temporary=None if shared else partial_path(path)) as tmp:
             yield tmp
     except (OSError,) + tuple(catch) as error:
         if isinstance(error, RunWriteError):

@@ -63,3 +63,18 @@ def test_a_failed_sync_is_a_failed_write_unless_the_file_system_cannot_sync(
     else:
         files.write_bytes_atomically(str(path), b"\x89PNG")
         assert path.read_bytes() == b"\x89PNG" and _listing(tmp_path) == ["map.png"]
+
+
+def test_a_killed_writers_temporary_file_goes_and_a_running_ones_stays(tmp_path):
+    import subprocess
+    import sys
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its process id now names no running process
+    killed = tmp_path / f"{files.TEMPORARY_PREFIX}stats.{finished.pid}.k3x9.npz"
+    running = tmp_path / f"{files.TEMPORARY_PREFIX}stats.{os.getpid()}.a1b2.npz"
+    other = tmp_path / f"{files.TEMPORARY_PREFIX}other.{finished.pid}.zz.npz"
+    for path in (killed, running, other):
+        path.write_bytes(b"half")
+    files.write_bytes_atomically(str(tmp_path / "stats.npz"), b"whole")
+    assert _listing(tmp_path) == sorted([running.name, other.name, "stats.npz"])
