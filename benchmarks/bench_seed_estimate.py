@@ -103,8 +103,8 @@ def baseline_rate(data_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--triplets", type=int, default=600,
-                        help="synthetic triplets timed per step (default 600; the statistics passes "
-                             "are timed on the second half)")
+                        help="synthetic triplets timed per step (default 600; the statistics "
+                             "passes are timed on the second half)")
     parser.add_argument("--batch_size", type=int, default=50)
     parser.add_argument("--fit_steps", type=int, default=600)
     args = parser.parse_args()
