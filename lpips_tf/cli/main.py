@@ -106,32 +106,16 @@ def _build_model(args):
                              trunk_weights=parse_trunk_weights(args.trunk_weights), **overrides)
 
 
-def _distance_maps(model, images0, images1):
-    """The official spatial maps of a batch, (k, H, W): each tap's distance map
-    (`LPIPS.tap_distance_map`) upsampled to the image size and summed over taps."""
-    import numpy as np
-    from keras import ops
-
-    x0, x1 = model.prepare_inputs([images0, images1])
-    features0, features1 = model.batch_tap_features([x0, x1], training=False)
-    total = None
-    for k, (f0, f1) in enumerate(zip(features0, features1)):
-        term = model.upsample([model.tap_distance_map(k, f0, f1, training=False), x0])
-        total = term if total is None else total + term
-    return np.asarray(ops.convert_to_numpy(total))[..., 0]
-
-
 def _distances(model, images0, images1, names, maps=False):
-    """Distances (and with `maps` the distance maps) of one same-size batch, (k, H, W, 3) each.
-
-    The distance is the model's own call whether maps are asked for or not: the spatial mean of
-    each tap's map at that tap's resolution, which the mean of the upsampled map is not.
-    """
+    """Distances (and with `maps` the official spatial maps, (k, H, W)) of one same-size batch,
+    (k, H, W, 3) each: the model's plain call, or `LPIPS.distance_and_map`, which gives the same
+    distances and the maps from the same trunk pass; both tiled where the images are large."""
     import numpy as np
 
     try:
-        d = np.asarray(model([images0, images1])).astype(np.float64)
-        return d, _distance_maps(model, images0, images1) if maps else None
+        if maps:
+            return model.distance_and_map([images0, images1])
+        return np.asarray(model([images0, images1])).astype(np.float64), None
     except ValueError as error:  # e.g. an image under the trunk's minimum size
         raise ValueError(f"{', '.join(names)}: {scripts.one_line(error)}") from None
 

@@ -369,6 +369,32 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         features0, features1 = self.batch_tap_features([x0, x1], training=training)
         return self.distance_from_features(features0, features1, x0, training=training)
 
+    def distance_and_map(self, inputs):
+        """The distance and the spatial map of a pair batch from one trunk pass per image.
+
+        What a distance with its map costs without this is two passes (the plain call, then a
+        `spatial=True` twin). Large images are tiled as the plain call tiles them
+        (`max_memory_bytes`). Returns numpy (N,) float64 distances, the plain call's (each tap's
+        map averaged at its own resolution, which the mean of the upsampled map is not), and
+        (N, H, W) float32 maps, a spatial twin's output.
+        """
+        x0, x1 = self.prepare_inputs(inputs)
+        maps, tiled = lpips_tiling.tap_maps(self, x0, x1, self.max_memory_bytes)
+        if tiled:  # as `lpips_tiling.tiled_distance` sums the owned tiles
+            distance = sum(m.sum(axis=(1, 2, 3), dtype=np.float64) / (m.shape[1] * m.shape[2])
+                           for m in maps)
+        else:  # as `distance_from_features` reduces each tap
+            total = None
+            for m in maps:
+                term = self.spatial_average(ops.convert_to_tensor(m))
+                total = term if total is None else total + term
+            distance = np.asarray(ops.convert_to_numpy(total), np.float64)[:, 0]
+        spatial = None
+        for m in maps:
+            term = self.upsample([ops.convert_to_tensor(m), x0])
+            spatial = term if spatial is None else spatial + term
+        return distance, np.asarray(ops.convert_to_numpy(spatial))[..., 0]
+
     def distances_from_prepared(self, reference, *others, training=False):
         """The distance of `reference` to each other batch, all in one trunk pass: the
         reference's features are computed once (a 2AFC triplet takes three image passes, not

@@ -35,7 +35,7 @@ from lpips_tf.core import inputs as lpips_inputs
 from lpips_tf.core.backend import backend_name
 
 __all__ = ["DEFAULT_MAX_MEMORY_BYTES", "pair_bytes", "check_max_memory_bytes", "bounded_call",
-           "tile_plan", "owned_blocks", "tiled_distance", "tiled_tap_features"]
+           "tile_plan", "owned_blocks", "tap_maps", "tiled_distance", "tiled_tap_features"]
 
 DEFAULT_MAX_MEMORY_BYTES = 2 * 2**30
 
@@ -241,6 +241,41 @@ def tiled_distance(model, x0, x1, budget):
         term = model.reduce_tap_map(ops.convert_to_tensor(tap_map), x0)
         total = term if total is None else total + term
     return total
+
+
+def tap_maps(model, x0, x1, budget):
+    """Each tap's distance map (`LPIPS.tap_distance_map`) of prepared batches, one trunk pass
+    per image in `budget` bytes (None: no bound), as the plain call bounds its own.
+
+    Returns (maps, tiled): per tap a numpy (N, h_t, w_t, 1) float32 array, and whether the pairs
+    were cut into tiles (the plain call then sums each tap in float64; `LPIPS.distance_and_map`
+    does the same, so its distance is the plain call's on either path).
+    """
+    n, height, width = (int(d) for d in x0.shape[:3])
+    maps_fn = _tile_maps_fn(model)
+
+    def one_pass(a, b):
+        return [np.asarray(ops.convert_to_numpy(m)) for m in maps_fn(a, b)]
+
+    per_pair = None
+    if budget is not None:
+        try:
+            per_pair = pair_bytes(model, height, width)
+        except lpips_geometry.GeometryError as error:
+            if height * width >= 2**20:
+                _warn_unknown_geometry(model, error)
+    if per_pair is None or n * per_pair <= budget:
+        return one_pass(x0, x1), False
+    if per_pair <= budget:  # chunks of whole pairs, each in one pass
+        step = budget // per_pair
+        chunks = [one_pass(x0[i:i + step], x1[i:i + step]) for i in range(0, n, step)]
+        return [np.concatenate(tap, axis=0) for tap in zip(*chunks)], False
+    maps = [np.zeros((n, h, w, 1), np.float32) for h, w in model.tap_sizes(height, width)]
+    for i in range(n):
+        for t, (r0, r1), (c0, c1), block in owned_blocks(
+                model, (x0[i:i + 1], x1[i:i + 1]), maps_fn, budget):
+            maps[t][i:i + 1, r0:r1, c0:c1] = block
+    return maps, True
 
 
 def tiled_tap_features(model, x, budget):

@@ -334,5 +334,5 @@ def test_printed_distance_does_not_depend_on_maps(capsys, tmp_path, trunk):
                                    "--spatial_out", tmp_path / f"{name}_map.png")[:2]
         assert printed == printed_with_map == f"{float(np.asarray(model([x0, x1]))[0]):.6f}\n"
         # The map written is the official spatial map (a spatial model's output).
-        np.testing.assert_allclose(cli._distance_maps(model, x0, x1),
+        np.testing.assert_allclose(model.distance_and_map([x0, x1])[1],
                                    np.asarray(spatial([x0, x1]))[..., 0], rtol=0, atol=1e-6)

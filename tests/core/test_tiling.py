@@ -239,3 +239,36 @@ def test_shift_tolerant_trunks_tile_with_the_same_numbers(net, lpips):
     for spatial in (False, True):
         untiled = _check_tiled_equals_untiled(_model(net, lpips, spatial, max_memory_bytes=None))
         assert np.abs(untiled).max() > (0.05 if lpips else 1e-3)
+
+
+@pytest.mark.parametrize("lpips", [True, False], ids=["lin", "cos"])
+@pytest.mark.parametrize("budget", ["none", "chunks", "tiles"])
+@pytest.mark.parametrize("net", ["alex", "squeeze"])
+def test_distance_and_map_is_the_plain_call_and_the_spatial_twin_from_one_pass(
+        net, budget, lpips, monkeypatch):
+    """`LPIPS.distance_and_map` (the command line's distance with its map): the plain call's
+    distances and a spatial twin's maps, one trunk pass per image (no plain call at all), tiled
+    where the plain call tiles: untiled (no budget), chunks of one pair, tiles of each pair."""
+    model = _model(net, lpips, max_memory_bytes=None)
+    twin = _model(net, lpips, spatial=True, max_memory_bytes=None)
+    x0, x1 = _pair((2, 301, 263, 3), seed=5)
+    distance, spatial = np.asarray(model([x0, x1])), np.asarray(twin([x0, x1]))[..., 0]
+    limit = {"none": None, "chunks": tiling.pair_bytes(model, 301, 263),
+             "tiles": tiling.pair_bytes(model, 260, 260)}[budget]
+    model.max_memory_bytes = limit
+    maps_fn, passes = tiling._tile_maps_fn(model), []
+
+    def counted(a, b):
+        passes.append(int(a.shape[0]))
+        return maps_fn(a, b)
+
+    monkeypatch.setattr(tiling, "_tile_maps_fn", lambda m: counted)
+    monkeypatch.setattr(type(model), "call", lambda *a, **k: pytest.fail("a second trunk pass"))
+    d, m = model.distance_and_map([x0, x1])
+    assert d.shape == (2,) and m.shape == (2, 301, 263)
+    np.testing.assert_allclose(d, distance, rtol=0, atol=1e-6 if budget == "tiles" else 1e-7)
+    np.testing.assert_allclose(m, spatial, rtol=0, atol=1e-5 if budget == "tiles" else 1e-6)
+    rows, cols = tiling.tile_plan(model, 301, 263, tiling.pair_bytes(model, 260, 260))
+    expected = {"none": [2], "chunks": [1, 1], "tiles": [1] * (2 * len(rows) * len(cols))}
+    assert passes == expected[budget]
+    assert np.abs(distance).min() > 0.05
