@@ -196,6 +196,26 @@ def random_images(rng, shape):
     return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
 
 
+def noisy_triplet(seed, shape, sigma):
+    """(ref, p0, p1): random images of `shape` and two copies with Gaussian noise of `sigma`,
+    clipped to [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    ref = random_images(rng, shape)
+    noise = rng.normal(0.0, sigma, (2,) + tuple(shape)).astype(np.float32)
+    return ref, np.clip(ref + noise[0], -1, 1), np.clip(ref + noise[1], -1, 1)
+
+
+def paired_agreements(rng):
+    """(a, b): per-triplet agreement (0 or 1) of two models on two subsets of 200 and 100
+    triplets drawn from `rng`, model a agreeing with the observers on 10 more triplets of each
+    than model b."""
+    b = [rng.integers(0, 2, 200).astype(float), rng.integers(0, 2, 100).astype(float)]
+    a = [x.copy() for x in b]
+    for x in a:
+        x[np.flatnonzero(x == 0)[:10]] = 1.0
+    return a, b
+
+
 def run_train_main(*args):
     """Runs train.py's `main` in-process with these flags; returns its exit code."""
     import train as train_script

@@ -383,16 +383,11 @@ class LPIPS(lpips_compiled.CompiledEagerCall, keras.Model):
         if tiled:  # as `lpips_tiling.tiled_distance` sums the owned tiles
             distance = sum(m.sum(axis=(1, 2, 3), dtype=np.float64) / (m.shape[1] * m.shape[2])
                            for m in maps)
-        else:  # as `distance_from_features` reduces each tap
-            total = None
-            for m in maps:
-                term = self.spatial_average(ops.convert_to_tensor(m))
-                total = term if total is None else total + term
-            distance = np.asarray(ops.convert_to_numpy(total), np.float64)[:, 0]
-        spatial = None
-        for m in maps:
-            term = self.upsample([ops.convert_to_tensor(m), x0])
-            spatial = term if spatial is None else spatial + term
+        maps = [ops.convert_to_tensor(m) for m in maps]
+        if not tiled:  # as `distance_from_features` reduces each tap
+            distance = np.asarray(ops.convert_to_numpy(
+                sum(self.spatial_average(m) for m in maps)), np.float64)[:, 0]
+        spatial = sum(self.upsample([m, x0]) for m in maps)
         return distance, np.asarray(ops.convert_to_numpy(spatial))[..., 0]
 
     def distances_from_prepared(self, reference, *others, training=False):

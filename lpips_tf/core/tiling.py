@@ -257,17 +257,10 @@ def tap_maps(model, x0, x1, budget):
     def one_pass(a, b):
         return [np.asarray(ops.convert_to_numpy(m)) for m in maps_fn(a, b)]
 
-    per_pair = None
-    if budget is not None:
-        try:
-            per_pair = pair_bytes(model, height, width)
-        except lpips_geometry.GeometryError as error:
-            if height * width >= 2**20:
-                _warn_unknown_geometry(model, error)
-    if per_pair is None or n * per_pair <= budget:
+    plan, step = _budget_plan(model, n, height, width, budget)
+    if plan == "one":
         return one_pass(x0, x1), False
-    if per_pair <= budget:  # chunks of whole pairs, each in one pass
-        step = budget // per_pair
+    if plan == "chunks":
         chunks = [one_pass(x0[i:i + step], x1[i:i + step]) for i in range(0, n, step)]
         return [np.concatenate(tap, axis=0) for tap in zip(*chunks)], False
     maps = [np.zeros((n, h, w, 1), np.float32) for h, w in model.tap_sizes(height, width)]
@@ -290,6 +283,25 @@ def _warn_unknown_geometry(model, error):
                         model.name, error)
 
 
+def _budget_plan(model, n, height, width, budget):
+    """How a batch of `n` pairs of `height` x `width` keeps to `budget` bytes: ("one", None), one
+    pass (it fits, there is no budget, or the trunk cannot be tiled); ("chunks", k), passes of k
+    whole pairs; ("tiles", None), each pair tile by tile."""
+    if budget is None:
+        return "one", None
+    try:
+        per_pair = pair_bytes(model, height, width)
+    except lpips_geometry.GeometryError as error:
+        if height * width >= 2**20:
+            _warn_unknown_geometry(model, error)
+        return "one", None
+    if n * per_pair <= budget:
+        return "one", None
+    if per_pair <= budget:
+        return "chunks", budget // per_pair
+    return "tiles", None
+
+
 def bounded_call(model, inputs):
     """The plain call of `model` on `inputs` within `model.max_memory_bytes`, or None when today's
     single pass fits (or the inputs are symbolic / traced, or the trunk cannot be tiled)."""
@@ -304,18 +316,11 @@ def bounded_call(model, inputs):
     if len(shape) != 4 or any(d is None for d in shape[:3]):
         return None
     n, height, width = (int(d) for d in shape[:3])
-    try:
-        per_pair = pair_bytes(model, height, width)
-    except lpips_geometry.GeometryError as error:
-        if height * width >= 2**20:
-            _warn_unknown_geometry(model, error)
-        return None
-    if n * per_pair <= budget or isinstance(x0, keras.KerasTensor) \
-            or lpips_inputs.any_traced(x0, x1):
+    plan, step = _budget_plan(model, n, height, width, budget)
+    if plan == "one" or isinstance(x0, keras.KerasTensor) or lpips_inputs.any_traced(x0, x1):
         return None
     model.check_input_pair(inputs)  # Today's messages for shapes and dtypes, before slicing.
-    if per_pair <= budget:  # Chunks of whole pairs, each through today's path.
-        step = budget // per_pair
+    if plan == "chunks":  # Chunks of whole pairs, each through today's path.
         parts = [model([x0[i:i + step], x1[i:i + step]]) for i in range(0, n, step)]
         return ops.concatenate(parts, axis=0)
     parts = []

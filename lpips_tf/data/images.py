@@ -83,19 +83,9 @@ def load_image(path, max_pixels=None):
     return pixels.astype(np.float32) / 127.5 - 1.0
 
 
-def save_distance_map(path, distance_map, cmap="viridis"):
-    """Saves an (H, W) or (H, W, 1) distance map as a colour-mapped PNG with its own scale.
-
-    The file is written whole or not at all (`lpips_tf.utils.files.write_bytes_atomically`): a
-    failed write (a full disk) raises its OSError and leaves no partial file under that name.
-    """
-    from lpips_tf.utils.files import write_bytes_atomically
-
-    return write_bytes_atomically(path, distance_map_png(distance_map, cmap))
-
-
 def distance_map_png(distance_map, cmap="viridis"):
-    """The PNG bytes of `save_distance_map`'s picture."""
+    """An (H, W) or (H, W, 1) distance map as the PNG bytes of a colour-mapped picture with its
+    own scale (the command line writes them with `lpips_tf.cli.outputs.write_file_atomically`)."""
     import io
 
     import matplotlib

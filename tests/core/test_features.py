@@ -15,7 +15,7 @@ import pytest
 import lpips_tf
 from lpips_tf.core import compiled
 from lpips_tf.uses.pairwise import feature_size, pairwise
-from conftest import random_images
+from conftest import noisy_triplet, random_images
 
 ATOL = 1e-6
 
@@ -28,10 +28,7 @@ def model(request, random_trunk_file):
 
 @pytest.fixture(scope="module")
 def triplet():
-    rng = np.random.default_rng(7)
-    ref = random_images(rng, (3, 64, 64, 3))
-    noise = rng.normal(0.0, 0.2, (2, 3, 64, 64, 3)).astype(np.float32)
-    return ref, np.clip(ref + noise[0], -1, 1), np.clip(ref + noise[1], -1, 1)
+    return noisy_triplet(7, (3, 64, 64, 3), 0.2)
 
 
 def test_tap_features_are_a_list_of_normalised_taps(model, triplet):

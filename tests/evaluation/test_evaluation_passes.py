@@ -12,7 +12,7 @@ import lpips_tf
 from lpips_tf.core import compiled
 from lpips_tf.core.model import LPIPS
 from lpips_tf.evaluation import evaluate as evaluation
-from conftest import random_images, synthetic_dataset
+from conftest import noisy_triplet, synthetic_dataset
 
 ATOL = 1e-6
 VAL = "val/traditional"
@@ -20,10 +20,7 @@ VAL = "val/traditional"
 
 @pytest.fixture(scope="module")
 def triplet():
-    rng = np.random.default_rng(11)
-    ref = random_images(rng, (4, 48, 48, 3))
-    noise = rng.normal(0.0, 0.3, (2, 4, 48, 48, 3)).astype(np.float32)
-    return ref, np.clip(ref + noise[0], -1, 1), np.clip(ref + noise[1], -1, 1)
+    return noisy_triplet(11, (4, 48, 48, 3), 0.3)
 
 
 @pytest.mark.parametrize("net", ["alex", "vgg", "squeeze"])

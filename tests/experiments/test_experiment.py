@@ -12,7 +12,7 @@ import pytest
 from lpips_tf.experiments import claims as experiment
 from lpips_tf.experiments import report as reports
 from lpips_tf.experiments import seed
-from conftest import saved_model_export_skipped, synthetic_dataset
+from conftest import paired_agreements, saved_model_export_skipped, synthetic_dataset
 
 
 # ------------------------------------------------------------------------------------------------
@@ -29,10 +29,7 @@ def test_verdict_from_the_interval():
 def test_paired_difference_pairs_the_triplets():
     rng = np.random.default_rng(0)
     # Two subsets; model a agrees with the observers on 10 more triplets of each than model b.
-    b = [rng.integers(0, 2, 200).astype(float), rng.integers(0, 2, 100).astype(float)]
-    a = [x.copy() for x in b]
-    for x in a:
-        x[np.flatnonzero(x == 0)[:10]] = 1.0
+    a, b = paired_agreements(rng)
     diff, (low, high) = experiment.paired_difference(a, b, n_boot=500)
     assert diff == pytest.approx((10 / 200 + 10 / 100) / 2)
     # Pairing: the scores are noisy (half the triplets disagree) but the difference is not.

@@ -14,6 +14,7 @@ from lpips_tf.evaluation import scoring
 from lpips_tf.experiments.claims import paired_difference
 from lpips_tf.uses import bootstrap
 from lpips_tf.uses.pairwise import diversity
+from conftest import paired_agreements
 
 REL = 1e-12
 
@@ -31,15 +32,6 @@ def _jnd_data():
 def _groups():
     rng = np.random.default_rng(2)
     return [rng.random(300), 0.5 + 0.5 * rng.random(100)]
-
-
-def _paired():
-    rng = np.random.default_rng(3)
-    b = [rng.integers(0, 2, 200).astype(float), rng.integers(0, 2, 100).astype(float)]
-    a = [x.copy() for x in b]
-    for x in a:
-        x[np.flatnonzero(x == 0)[:10]] = 1.0
-    return a, b
 
 
 def test_interval_of_the_mean_is_pinned():
@@ -81,7 +73,7 @@ def test_diversity_and_paired_difference_are_pinned():
                        confidence=0.9)
     assert (matrix.ci_low, matrix.ci_high) == pytest.approx(
         (0.3436336291399812, 0.6330117165419243), rel=REL)
-    a, b = _paired()
+    a, b = paired_agreements(np.random.default_rng(3))
     diff, ci = paired_difference(a, b, n_boot=500)
     assert ci == pytest.approx((0.045, 0.11), rel=REL)
     assert ci == bootstrap.bootstrap_interval_of_group_means(
@@ -91,7 +83,7 @@ def test_diversity_and_paired_difference_are_pinned():
 def test_alpha_still_works_with_one_deprecation_warning():
     scores = _scores()
     expected = bootstrap.bootstrap_interval(scores, n_boot=300, confidence=0.9, seed=1)
-    a, b = _paired()
+    a, b = paired_agreements(np.random.default_rng(3))
     calls = {
         "bootstrap_ci": lambda: scoring.bootstrap_ci(scores, n_boot=300, alpha=0.1, seed=1),
         "bootstrap_ci_of_mean": lambda: scoring.bootstrap_ci_of_mean([scores], n_boot=300,
