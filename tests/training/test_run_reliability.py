@@ -4,7 +4,8 @@ Each test builds the bad state for real: a child process killed at the exact mom
 being written (an injected `save_weights` that creates the file, as h5py does, then dies), files
 cut short or garbled by hand, a file-size limit (`resource.setrlimit(RLIMIT_FSIZE)`) set in a
 child just before the SavedModel is written. Training runs are tiny: 4 synthetic triplets, one
-step per epoch, a random-weight AlexNet trunk.
+step per epoch, a random-weight AlexNet trunk. The in-process reruns that test recovery, not the
+final files, skip the SavedModel export (conftest.no_saved_model_export); the full-disk test keeps it.
 """
 
 import json
@@ -81,7 +82,8 @@ def _history_epochs(run_dir):
     return [r["epoch"] for r in read_history(os.path.join(run_dir, "history.csv"))]
 
 
-def test_kill_while_the_backup_weights_are_written_resumes(toy, tmp_path, capsys):
+def test_kill_while_the_backup_weights_are_written_resumes(toy, tmp_path, capsys,
+                                                           no_saved_model_export):
     data, trunk = toy
     out = tmp_path / "runs"
     args = [*_train_args(data, out, trunk), *_epochs()]
@@ -136,7 +138,8 @@ DAMAGE = {
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))
 def test_damaged_run_file_is_recovered_or_named_before_training(case, killed_after_epoch_2, toy,
-                                                                tmp_path, capsys):
+                                                                tmp_path, capsys,
+                                                                no_saved_model_export):
     data, trunk = toy
     name, damage, resumed_after, said = DAMAGE[case]
     out = tmp_path / "runs"
@@ -165,7 +168,7 @@ def test_damaged_run_file_is_recovered_or_named_before_training(case, killed_aft
 
 
 def test_damaged_best_checkpoint_is_restored_or_named(killed_after_epoch_2, toy, tmp_path,
-                                                      capsys):
+                                                      capsys, no_saved_model_export):
     import numpy as np
 
     from lpips_tf.training.run_folder import read_history

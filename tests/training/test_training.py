@@ -12,12 +12,15 @@ SavedModel consumer without lpips_tf) share module fixtures; the uninterrupted r
 conftest's session-wide `finished_run`.
 """
 
+import contextlib
 import csv
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -67,10 +70,20 @@ def _train_cli(dataset, trunk, out_dir, **flags):
     return args
 
 
+def _train_in_process(args):
+    """train.py's `main` on `args` (without the script name) in this process: what `_run` returns
+    (returncode, stdout, stderr) without a second TensorFlow start-up."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = run_train_main(*args[1:])
+    return types.SimpleNamespace(returncode=code, stdout=stdout.getvalue(),
+                                 stderr=stderr.getvalue())
+
+
 @pytest.fixture(scope="module")
 def resumed_runs(dataset, random_trunk_file, tmp_path_factory, finished_run):
-    """train.py killed after epoch 1 of 3 and rerun; the uninterrupted reference with the same
-    settings is conftest's `finished_run`."""
+    """train.py killed after epoch 1 of 3 (a child process) and rerun (in this process); the
+    uninterrupted reference with the same settings is conftest's `finished_run`."""
     trunk = random_trunk_file("alex")
     out = tmp_path_factory.mktemp("resume")
     killed = _run(_train_cli(dataset, trunk, out / "interrupted"),
@@ -84,7 +97,7 @@ def resumed_runs(dataset, random_trunk_file, tmp_path_factory, finished_run):
         "config": _config(run_dir),
         "files": sorted(os.listdir(run_dir)),
     }
-    resumed = _run(_train_cli(dataset, trunk, out / "interrupted"))
+    resumed = _train_in_process(_train_cli(dataset, trunk, out / "interrupted"))
     return {"after_kill": after_kill, "resumed": resumed, "run_dir": run_dir,
             "reference_dir": finished_run["run_dir"], "trunk": trunk}
 
