@@ -222,25 +222,27 @@ def tiled_distance(model, x0, x1, budget):
     x0, x1: prepared batches (N, H, W, 3) (`model.prepare_inputs`); tiles are sized for `budget`
     bytes per pair. Returns (N,) or, spatial, (N, H, W, 1), as a backend tensor.
     """
+    if model.spatial:  # The upsampling of the untiled pass, on the assembled full-size tap maps.
+        return sum(model.reduce_tap_map(ops.convert_to_tensor(tap_map), x0)
+                   for tap_map in _assembled_tap_maps(model, x0, x1, budget))
     sizes = model.tap_sizes(int(x0.shape[1]), int(x0.shape[2]))
+    sums = [np.zeros(int(x0.shape[0]), np.float64) for _ in sizes]
+    for t, _, _, block in owned_blocks(model, (x0, x1), _tile_maps_fn(model), budget):
+        sums[t] += block.sum(axis=(1, 2, 3), dtype=np.float64)
+    total = sum(s / (h * w) for s, (h, w) in zip(sums, sizes))
+    return ops.convert_to_tensor(total.astype(np.float32))
+
+
+def _assembled_tap_maps(model, x0, x1, budget):
+    """Each tap's full distance map of prepared batches, numpy (N, h_t, w_t, 1) float32, put
+    together from the positions each tile owns."""
     n = int(x0.shape[0])
-    maps = [np.zeros((n, h, w, 1), np.float32) for h, w in sizes] if model.spatial else None
-    sums = [np.zeros(n, np.float64) for _ in sizes]
+    maps = [np.zeros((n, h, w, 1), np.float32)
+            for h, w in model.tap_sizes(int(x0.shape[1]), int(x0.shape[2]))]
     for t, (r0, r1), (c0, c1), block in owned_blocks(model, (x0, x1), _tile_maps_fn(model),
                                                      budget):
-        if model.spatial:
-            maps[t][:, r0:r1, c0:c1] = block
-        else:
-            sums[t] += block.sum(axis=(1, 2, 3), dtype=np.float64)
-    if not model.spatial:
-        total = sum(s / (h * w) for s, (h, w) in zip(sums, sizes))
-        return ops.convert_to_tensor(total.astype(np.float32))
-    # The upsampling of the untiled pass, on the assembled full-size tap maps.
-    total = None
-    for tap_map in maps:
-        term = model.reduce_tap_map(ops.convert_to_tensor(tap_map), x0)
-        total = term if total is None else total + term
-    return total
+        maps[t][:, r0:r1, c0:c1] = block
+    return maps
 
 
 def tap_maps(model, x0, x1, budget):
@@ -263,12 +265,9 @@ def tap_maps(model, x0, x1, budget):
     if plan == "chunks":
         chunks = [one_pass(x0[i:i + step], x1[i:i + step]) for i in range(0, n, step)]
         return [np.concatenate(tap, axis=0) for tap in zip(*chunks)], False
-    maps = [np.zeros((n, h, w, 1), np.float32) for h, w in model.tap_sizes(height, width)]
-    for i in range(n):
-        for t, (r0, r1), (c0, c1), block in owned_blocks(
-                model, (x0[i:i + 1], x1[i:i + 1]), maps_fn, budget):
-            maps[t][i:i + 1, r0:r1, c0:c1] = block
-    return maps, True
+    # Pair by pair, as the plain call tiles (tiles sized for the budget of one pair).
+    pairs = [_assembled_tap_maps(model, x0[i:i + 1], x1[i:i + 1], budget) for i in range(n)]
+    return [np.concatenate(tap, axis=0) for tap in zip(*pairs)], True
 
 
 def tiled_tap_features(model, x, budget):

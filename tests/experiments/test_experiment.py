@@ -28,7 +28,6 @@ def test_verdict_from_the_interval():
 
 def test_paired_difference_pairs_the_triplets():
     rng = np.random.default_rng(0)
-    # Two subsets; model a agrees with the observers on 10 more triplets of each than model b.
     a, b = paired_agreements(rng)
     diff, (low, high) = experiment.paired_difference(a, b, n_boot=500)
     assert diff == pytest.approx((10 / 200 + 10 / 100) / 2)
