@@ -61,13 +61,15 @@ def test_matches_stlpips_pytorch(case, stlpips_checkpoint):
     model = _model(case["net"], case["lpips"], False, checkpoint)
     d = float(to_numpy(model([x0, x1]))[0])
     assert abs(d - case["distance"]) <= DISTANCE_ATOL, (d, case["distance"])
+    # One trunk pass serves the per-layer terms and the map: the spatial twin (same weights)
+    # reduces the same tap features (its plain call runs `distance_from_features` on them too).
     f0, f1 = model.batch_tap_features([x0, x1])
     terms = [float(to_numpy(model.reduce_tap_map(model.tap_distance_map(k, a, b), x0))[0, 0])
              for k, (a, b) in enumerate(zip(f0, f1))]
     np.testing.assert_allclose(terms, case["per_layer"], rtol=0, atol=DISTANCE_ATOL)
     spatial = _model(case["net"], case["lpips"], True, checkpoint)
     stride = case["spatial_stride"]
-    got = to_numpy(spatial([x0, x1]))[0, ::stride, ::stride, 0]
+    got = to_numpy(spatial.distance_from_features(f0, f1, x0))[0, ::stride, ::stride, 0]
     np.testing.assert_allclose(got, SPATIAL[case["spatial_key"]], rtol=0, atol=SPATIAL_ATOL)
 
 
