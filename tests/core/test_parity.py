@@ -5,6 +5,7 @@ committed in tests/golden/. Tolerances (float32): |d - d_official| <= 1e-5 for d
 <= 1e-4 for spatial maps. Real-trunk cases read ../shared/weights and skip without it.
 """
 
+import collections
 import functools
 import json
 
@@ -29,18 +30,20 @@ def _case_id(case):
 
 
 def stratified_sample(cases):
-    """One golden case per (net, version, lpips, trunk) stratum, each taking the image pair the
-    sample has used least so far (first in file order on ties), so that every image pair and
-    size appears too: what tests/whole/test_backends.py reruns on another backend."""
+    """One golden case per (net, version, lpips) stratum, each taking the image pair the sample
+    has used least so far, then the trunk weights (real or random) its net has used least (first
+    in file order on ties), so that every image pair, size and kind of trunk appears too: what
+    tests/whole/test_backends.py reruns on another backend."""
     strata = {}
     for case in cases:
-        strata.setdefault((case["net"], case["version"], case["lpips"], case["trunk"]), []).append(
-            case)
-    used = {}
+        strata.setdefault((case["net"], case["version"], case["lpips"]), []).append(case)
+    used = collections.Counter()
     sample = []
     for members in strata.values():
-        case = min(members, key=lambda c: used.get((c["image0"], c["image1"]), 0))
-        used[(case["image0"], case["image1"])] = used.get((case["image0"], case["image1"]), 0) + 1
+        case = min(members, key=lambda c: (used[c["image0"], c["image1"]],
+                                           used[c["net"], c["trunk"]]))
+        used[case["image0"], case["image1"]] += 1
+        used[case["net"], case["trunk"]] += 1
         sample.append(case)
     return sample
 
