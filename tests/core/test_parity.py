@@ -37,13 +37,13 @@ def stratified_sample(cases):
     strata = {}
     for case in cases:
         strata.setdefault((case["net"], case["version"], case["lpips"]), []).append(case)
-    used = collections.Counter()
+    pair_uses, trunk_uses = collections.Counter(), collections.Counter()
     sample = []
     for members in strata.values():
-        case = min(members, key=lambda c: (used[c["image0"], c["image1"]],
-                                           used[c["net"], c["trunk"]]))
-        used[case["image0"], case["image1"]] += 1
-        used[case["net"], case["trunk"]] += 1
+        case = min(members, key=lambda c: (pair_uses[c["image0"], c["image1"]],
+                                           trunk_uses[c["net"], c["trunk"]]))
+        pair_uses[case["image0"], case["image1"]] += 1
+        trunk_uses[case["net"], case["trunk"]] += 1
         sample.append(case)
     return sample
 
