@@ -4,9 +4,9 @@ subprocesses (a backend is chosen once per process).
 The JAX run covers a stratified sample of the golden parity cases (one per net, version and
 distance, every image pair and both kinds of trunk among them; `test_parity.stratified_sample`),
 the Keras metric, tests/whole/test_agnostic.py and tests/whole/test_backend_agnostic.py. All 112
-golden cases on JAX: `KERAS_BACKEND=jax python -m pytest tests/core/test_parity.py`. CI installs a CPU jax from
-requirements-test.txt; without jax the JAX tests skip. PyTorch is tested by hand (README
-"Backends"): its PyPI wheels are too heavy for CI.
+golden cases on JAX: `KERAS_BACKEND=jax python -m pytest tests/core/test_parity.py`. CI installs
+a CPU jax from requirements-test.txt; without jax the JAX tests skip. PyTorch is tested by hand
+(README "Backends"): its PyPI wheels are too heavy for CI.
 """
 
 import importlib.util
