@@ -121,6 +121,7 @@ def test_bad_inputs_give_one_line_errors(capsys, tmp_path, random_trunk_file):
     assert code == 2 and "not found" in err
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs(tmp_path, random_trunk_file):
     result = subprocess.run(
         [sys.executable, "-m", "lpips_tf", "pair", PHOTOS / "astronaut_64.png",

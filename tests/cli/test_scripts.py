@@ -87,6 +87,7 @@ def _run(args, timeout=300, **env):
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_train_help_exits_0_in_a_fresh_process():
     proc = _run(["train.py", "--help"])
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -192,6 +193,7 @@ def test_skipped_inputs_exit_1(tmp_path, capsys):
 # TensorFlow's start-up noise.
 
 
+@pytest.mark.slow
 def test_pair_command_stderr_is_empty(random_trunk_file):
     proc = _run(["-m", "lpips_tf", "pair", str(PHOTOS / "astronaut_64.png"),
                  str(PHOTOS / "coffee_64.png"), "--trunk_weights", random_trunk_file("alex")])
@@ -201,6 +203,7 @@ def test_pair_command_stderr_is_empty(random_trunk_file):
     assert proc.stderr.splitlines() == [], proc.stderr
 
 
+@pytest.mark.slow
 def test_startup_filter_keeps_real_warnings():
     """Only the known start-up lines go; a TensorFlow warning, any other line and Python
     warnings written while the backend loads reach stderr, in order."""

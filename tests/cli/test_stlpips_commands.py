@@ -71,6 +71,7 @@ def test_cli_pair_with_the_default_download(served_weights, capsys, tmp_path):
     assert code == 0 and abs(float(out.strip().splitlines()[-1]) - want) <= 1e-5 + 5e-7
 
 
+@pytest.mark.slow
 def test_evaluate_py_scores_the_presets(served_weights, tmp_path_factory, tmp_path):
     data_dir = synthetic_dataset(tmp_path_factory, "stlpips_synth", n_train=0, n_val=20,
                                  n_jnd=12, patch=32, seed=0)

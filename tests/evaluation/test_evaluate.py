@@ -167,6 +167,7 @@ def test_official_variant_names(data_dir, random_trunk_file):
     assert f"\nTrunk weights: {described}.\n" in evaluation.format_markdown(res)
 
 
+@pytest.mark.slow
 def test_evaluate_cli(data_dir, tmp_path):
     out = tmp_path / "cli"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

@@ -5,7 +5,8 @@ being written (an injected `save_weights` that creates the file, as h5py does, t
 cut short or garbled by hand, a file-size limit (`resource.setrlimit(RLIMIT_FSIZE)`) set in a
 child just before the SavedModel is written. Training runs are tiny: 4 synthetic triplets, one
 step per epoch, a random-weight AlexNet trunk. The in-process reruns that test recovery, not the
-final files, skip the SavedModel export (conftest.no_saved_model_export); the full-disk test keeps it.
+final files, skip the SavedModel export (conftest.no_saved_model_export); the full-disk test
+keeps it. The tests that kill or limit a child process are marked slow (`-m slow`).
 """
 
 import json
@@ -82,6 +83,7 @@ def _history_epochs(run_dir):
     return [r["epoch"] for r in read_history(os.path.join(run_dir, "history.csv"))]
 
 
+@pytest.mark.slow
 def test_kill_while_the_backup_weights_are_written_resumes(toy, tmp_path, capsys,
                                                            no_saved_model_export):
     data, trunk = toy
@@ -136,6 +138,7 @@ DAMAGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(DAMAGE))
 def test_damaged_run_file_is_recovered_or_named_before_training(case, killed_after_epoch_2, toy,
                                                                 tmp_path, capsys,
@@ -167,6 +170,7 @@ def test_damaged_run_file_is_recovered_or_named_before_training(case, killed_aft
     assert json.loads((run_dir / "config.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_damaged_best_checkpoint_is_restored_or_named(killed_after_epoch_2, toy, tmp_path,
                                                       capsys, no_saved_model_export):
     import numpy as np
@@ -191,6 +195,7 @@ def test_damaged_best_checkpoint_is_restored_or_named(killed_after_epoch_2, toy,
         assert len(captured.err.strip().splitlines()) == 1 and "Epoch" not in captured.out
 
 
+@pytest.mark.slow
 def test_file_size_limit_gives_one_line_and_a_true_record(toy, tmp_path, capsys):
     data, trunk = toy
     out = tmp_path / "runs"

@@ -9,7 +9,8 @@ simulated observers).
 Trunks: seeded random AlexNet weights, so nothing here needs ../shared or a download. The runs in
 subprocesses (train.py killed and resumed, a MirroredStrategy run on two logical CPUs, a
 SavedModel consumer without lpips_tf) share module fixtures; the uninterrupted reference run is
-conftest's session-wide `finished_run`.
+conftest's session-wide `finished_run`. Those runs and every reader of `finished_run` are marked
+slow (`-m slow`); the default run keeps the in-process ones.
 """
 
 import contextlib
@@ -177,6 +178,7 @@ def test_cosine_variant_trains_only_the_head_and_its_2afc_score_is_fixed(cosine_
                                rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped(resumed_runs):
     after_kill = resumed_runs["after_kill"]
     assert after_kill["returncode"] == callbacks.KILL_EXIT_CODE, after_kill["output"][-3000:]
@@ -215,6 +217,7 @@ def test_killed_run_resumes_where_it_stopped(resumed_runs):
             np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_saved_files_agree_with_each_other(resumed_runs):
     run_dir = resumed_runs["run_dir"]
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
@@ -234,6 +237,7 @@ def test_saved_files_agree_with_each_other(resumed_runs):
     assert _config(run_dir)["saved_epoch"] == int(np.argmax([r["val_two_afc"] for r in rows])) + 1
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(mirrored_run):
     proc = mirrored_run["proc"]
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
@@ -273,6 +277,7 @@ SERVING_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_saved_models_serve_without_lpips_tf(resumed_runs, mirrored_run, cosine_run, tmp_path):
     run_dirs = [resumed_runs["run_dir"], mirrored_run["run_dir"], cosine_run["run_dir"]]
     for run_dir in run_dirs:
@@ -306,6 +311,7 @@ def test_saved_models_serve_without_lpips_tf(resumed_runs, mirrored_run, cosine_
             np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5, err_msg=run_dir)
 
 
+@pytest.mark.slow
 def test_plots_and_config_describe_the_run(resumed_runs):
     run_dir = resumed_runs["run_dir"]
     config = _config(run_dir)
@@ -328,8 +334,7 @@ def test_plots_and_config_describe_the_run(resumed_runs):
 # Errors.
 
 
-def test_clear_errors_for_bad_variant_data_dir_and_finished_run(dataset, finished_run, tmp_path,
-                                                                capsys):
+def test_clear_errors_for_bad_variant_and_data_dir(dataset, tmp_path, capsys):
     main = run_train_main
 
     assert main("--data_dir", dataset, "--variant", "alex-linear", "--out_dir",
@@ -351,14 +356,19 @@ def test_clear_errors_for_bad_variant_data_dir_and_finished_run(dataset, finishe
     assert "val/cnn" in err and "val/traditional" in err
     assert not os.listdir(tmp_path), "nothing is written before the data is found"
 
-    assert main("--data_dir", dataset, "--train_sets", TRAIN, "--val_sets", VAL,
-                "--trunk_weights", finished_run["trunk"], "--out_dir",
-                finished_run["out_dir"]) == 2
-    err = capsys.readouterr().err
-    assert "holds a finished run" in err and "--overwrite" in err
-
     with pytest.raises(ValueError, match="dropout=1.5"):
         training.train(training.TrainConfig(data_dir=dataset, dropout=1.5))
+
+
+@pytest.mark.slow
+def test_a_finished_run_folder_is_refused(dataset, finished_run, capsys):
+    """In the slow group with the resume test, the other user of conftest's `finished_run`, so
+    that the default run trains it nowhere."""
+    assert run_train_main("--data_dir", dataset, "--train_sets", TRAIN, "--val_sets", VAL,
+                          "--trunk_weights", finished_run["trunk"], "--out_dir",
+                          finished_run["out_dir"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a finished run" in err and "--overwrite" in err
 
 
 def _free_ports(n):
@@ -376,12 +386,12 @@ def _free_ports(n):
 @pytest.mark.slow
 def test_multi_worker_strategy_with_two_local_workers(dataset, random_trunk_file, tmp_path,
                                                       request):
-    """Two train.py processes under MultiWorkerMirroredStrategy (about 40 s; opt-in: -m slow)."""
+    """Two train.py processes under MultiWorkerMirroredStrategy (opt-in: -m slow)."""
     if "slow" not in (request.config.getoption("-m") or ""):
         pytest.skip("slow: two local workers; run with -m slow")
     cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
-    args = _train_cli(dataset, random_trunk_file("alex"), tmp_path / "runs", strategy="multi_worker",
-                      epochs_decay=0, steps_per_epoch=2)
+    args = _train_cli(dataset, random_trunk_file("alex"), tmp_path / "runs",
+                      strategy="multi_worker", epochs_decay=0, steps_per_epoch=2)
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})

@@ -6,7 +6,8 @@ distance, every image pair and both kinds of trunk among them; `test_parity.stra
 the Keras metric, tests/whole/test_agnostic.py and tests/whole/test_backend_agnostic.py. All 112
 golden cases on JAX: `KERAS_BACKEND=jax python -m pytest tests/core/test_parity.py`. CI installs
 a CPU jax from requirements-test.txt; without jax the JAX tests skip. PyTorch is tested by hand
-(README "Backends"): its PyPI wheels are too heavy for CI.
+(README "Backends"): its PyPI wheels are too heavy for CI. Each test starts a second Python
+process, so all of them are marked slow (`-m slow`, which CI runs after the default run).
 """
 
 import importlib.util
@@ -63,6 +64,7 @@ print("REPORT", json.dumps({"backend": keras.backend.backend(), "loaded": loaded
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_import_lpips_tf_loads_only_the_metric(backend):
     """A fresh process: `import lpips_tf` loads the metric core and its uses only (no training,
@@ -95,6 +97,7 @@ def _jax_rerun_argv():
             *AGNOSTIC_FILES]
 
 
+@pytest.mark.slow
 @needs_jax
 @pytest.mark.background(argv=_jax_rerun_argv(), env=_backend_env("jax"), cwd=str(ROOT))
 def test_golden_sample_and_backend_agnostic_tests_under_jax(background_run):

@@ -438,6 +438,7 @@ def test_saved_model_refuses_other_channel_counts(tmp_path):
             serve(image0=tf.zeros((1, 8, 8, channels)), image1=tf.zeros((1, 8, 8, channels)))
 
 
+@pytest.mark.slow
 def test_judgment_model_loads_after_import_lpips_tf_alone(tmp_path):
     import lpips_tf
     from lpips_tf import training
