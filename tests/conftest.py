@@ -216,6 +216,23 @@ def paired_agreements(rng):
     return a, b
 
 
+def covering_params(cases, axes, ids=None):
+    """`cases` as pytest params: the default run takes the fewest cases (greedily, in order) in
+    which every value of every axis appears, and the rest carry the `slow` mark, so that a grid
+    of nets x heads x outputs is covered by default and checked whole under `-m slow`.
+    `axes(case)` gives the case's value on each axis; a tuple case is unpacked into arguments."""
+    values = [tuple(enumerate(axes(case))) for case in cases]
+    sampled, uncovered = set(), set().union(*map(set, values))
+    while uncovered:
+        best = max(range(len(cases)), key=lambda i: (len(uncovered & set(values[i])), -i))
+        sampled.add(best)
+        uncovered -= set(values[best])
+    ids = ids or [None] * len(cases)
+    return [pytest.param(*(case if isinstance(case, tuple) else (case,)), id=ident,
+                         marks=() if i in sampled else pytest.mark.slow)
+            for i, (case, ident) in enumerate(zip(cases, ids))]
+
+
 def run_train_main(*args):
     """Runs train.py's `main` in-process with these flags; returns its exit code."""
     import train as train_script

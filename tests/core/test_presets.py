@@ -6,6 +6,7 @@ import pytest
 
 import lpips_tf
 from lpips_tf.core import presets
+from conftest import covering_params
 from test_parity import CASES, DISTANCE_ATOL, SPATIAL, SPATIAL_ATOL, _image, _trunk_file
 
 OFFICIAL = ("alex", "alex-cos", "alex-v0.0", "alex-cos-v0.0", "vgg", "vgg-cos", "vgg-v0.0",
@@ -28,7 +29,14 @@ def weights_folder(tmp_path_factory):
     return str(tmp_path_factory.mktemp("preset_trunks"))
 
 
-@pytest.mark.parametrize("name,trunk", _groups(), ids=[f"{n}-{t}" for n, t in _groups()])
+def _axes(group):
+    preset = presets.get_preset(group[0])
+    return preset.net, preset.version, preset.distance, group[1]
+
+
+# By default every net, version, distance and kind of trunk; every preset under -m slow.
+@pytest.mark.parametrize("name,trunk", covering_params(_groups(), _axes,
+                                                       ids=[f"{n}-{t}" for n, t in _groups()]))
 def test_from_preset_gives_the_golden_numbers(name, trunk, weights_folder):
     """Each preset, with the golden cases' trunk through the `trunk_weights=` override (real
     trunks from ../shared, skipped without it; seeded random ones otherwise): the official

@@ -23,7 +23,7 @@ from lpips_tf.core import layers as lpips_layers
 from lpips_tf.core import pth, weights
 from lpips_tf.core.trunks import common, get_trunk_module
 from lpips_tf.data.images import load_image
-from conftest import ROOT, real_trunk_path, shared_path
+from conftest import ROOT, covering_params, real_trunk_path, shared_path
 
 to_numpy = keras.ops.convert_to_numpy  # also for torch tensors that require grad
 DISTANCE_ATOL = 1e-5
@@ -54,7 +54,10 @@ def _case_id(case):
     return f"{case['net']}-{'lin' if case['lpips'] else 'cos'}-{images}"
 
 
-@pytest.mark.parametrize("case", GOLDEN["cases"], ids=[_case_id(c) for c in GOLDEN["cases"]])
+# By default every image pair, both trunks and both heads; every case under -m slow.
+@pytest.mark.parametrize("case", covering_params(
+    GOLDEN["cases"], lambda c: (c["net"], c["lpips"], (c["image0"], c["image1"])),
+    ids=[_case_id(c) for c in GOLDEN["cases"]]))
 def test_matches_stlpips_pytorch(case, stlpips_checkpoint):
     checkpoint = stlpips_checkpoint(case["net"])
     x0, x1 = _image(case["image0"])[None], _image(case["image1"])[None]

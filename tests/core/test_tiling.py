@@ -7,6 +7,7 @@ pixels: a deep trunk's reach makes small budgets cut many overlapping tiles).
 """
 
 import importlib.util
+import itertools
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 
 import lpips_tf
 from lpips_tf.core import geometry, tiling
-from conftest import ROOT
+from conftest import ROOT, covering_params
 
 NETS = ("alex", "vgg", "squeeze")
 
@@ -43,9 +44,20 @@ def _inner_edges(tiles, size):
     return sum(1 for lo, hi, _ in tiles for edge in (lo, hi) if 0 < edge < size)
 
 
-@pytest.mark.parametrize("spatial", [False, True], ids=["scalar", "map"])
-@pytest.mark.parametrize("lpips", [True, False], ids=["lin", "cos"])
-@pytest.mark.parametrize("net", NETS)
+def _grid_params(*axes):
+    """Every combination of the axes' (value, id) choices, by `covering_params`: each value
+    by default, the whole grid under -m slow."""
+    combos = list(itertools.product(*axes))
+    return covering_params([tuple(v for v, _ in c) for c in combos], lambda case: case,
+                           ids=["-".join(i for _, i in c) for c in combos])
+
+
+NET_AXIS = [(net, net) for net in NETS]
+HEAD_AXIS = [(True, "lin"), (False, "cos")]
+
+
+@pytest.mark.parametrize("net, lpips, spatial", _grid_params(
+    NET_AXIS, HEAD_AXIS, [(False, "scalar"), (True, "map")]))
 def test_tiled_equals_untiled(net, lpips, spatial):
     untiled = _check_tiled_equals_untiled(_model(net, lpips, spatial, max_memory_bytes=None))
     assert np.abs(untiled).max() > 0.05  # The comparison is not between zeros.
@@ -224,6 +236,7 @@ def test_pairwise_tiles_large_images_with_the_same_numbers(disk, tmp_path, monke
     assert untiled.min() > 0.01
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_tiled_equals_untiled_under_jax():
     script = (
@@ -261,9 +274,9 @@ def test_shift_tolerant_trunks_tile_with_the_same_numbers(net, lpips):
         assert np.abs(untiled).max() > (0.05 if lpips else 1e-3)
 
 
-@pytest.mark.parametrize("lpips", [True, False], ids=["lin", "cos"])
-@pytest.mark.parametrize("budget", ["none", "chunks", "tiles"])
-@pytest.mark.parametrize("net", ["alex", "squeeze"])
+@pytest.mark.parametrize("net, budget, lpips", _grid_params(
+    [("alex", "alex"), ("squeeze", "squeeze")],
+    [(b, b) for b in ("none", "chunks", "tiles")], HEAD_AXIS))
 def test_distance_and_map_is_the_plain_call_and_the_spatial_twin_from_one_pass(
         net, budget, lpips, monkeypatch):
     """`LPIPS.distance_and_map` (the command line's distance with its map): the plain call's
