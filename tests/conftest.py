@@ -221,12 +221,12 @@ def covering_params(cases, axes, ids=None):
     which every value of every axis appears, and the rest carry the `slow` mark, so that a grid
     of nets x heads x outputs is covered by default and checked whole under `-m slow`.
     `axes(case)` gives the case's value on each axis; a tuple case is unpacked into arguments."""
-    values = [tuple(enumerate(axes(case))) for case in cases]
-    sampled, uncovered = set(), set().union(*map(set, values))
+    values = [set(enumerate(axes(case))) for case in cases]  # {(axis, value)} per case
+    sampled, uncovered = set(), set().union(*values)
     while uncovered:
-        best = max(range(len(cases)), key=lambda i: (len(uncovered & set(values[i])), -i))
+        best = max(range(len(cases)), key=lambda i: (len(uncovered & values[i]), -i))
         sampled.add(best)
-        uncovered -= set(values[best])
+        uncovered -= values[best]
     ids = ids or [None] * len(cases)
     return [pytest.param(*(case if isinstance(case, tuple) else (case,)), id=ident,
                          marks=() if i in sampled else pytest.mark.slow)

@@ -24,6 +24,9 @@ def _groups():
     return out
 
 
+GROUPS = _groups()
+
+
 @pytest.fixture(scope="module")
 def weights_folder(tmp_path_factory):
     return str(tmp_path_factory.mktemp("preset_trunks"))
@@ -35,8 +38,8 @@ def _axes(group):
 
 
 # By default every net, version, distance and kind of trunk; every preset under -m slow.
-@pytest.mark.parametrize("name,trunk", covering_params(_groups(), _axes,
-                                                       ids=[f"{n}-{t}" for n, t in _groups()]))
+@pytest.mark.parametrize("name,trunk", covering_params(GROUPS, _axes,
+                                                       ids=[f"{n}-{t}" for n, t in GROUPS]))
 def test_from_preset_gives_the_golden_numbers(name, trunk, weights_folder):
     """Each preset, with the golden cases' trunk through the `trunk_weights=` override (real
     trunks from ../shared, skipped without it; seeded random ones otherwise): the official

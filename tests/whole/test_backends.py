@@ -20,6 +20,8 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow  # every test here starts a second Python process
+
 # tests/uses/test_pairwise.py stays on TensorFlow (its numbers are NumPy's; the trunk passes are the
 # model's, which the golden suite covers); test_agnostic checks pairwise on the other backend.
 AGNOSTIC_FILES = ["tests/uses/test_metrics.py", "tests/whole/test_agnostic.py",
@@ -64,7 +66,6 @@ print("REPORT", json.dumps({"backend": keras.backend.backend(), "loaded": loaded
 """
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_import_lpips_tf_loads_only_the_metric(backend):
     """A fresh process: `import lpips_tf` loads the metric core and its uses only (no training,
@@ -97,7 +98,6 @@ def _jax_rerun_argv():
             *AGNOSTIC_FILES]
 
 
-@pytest.mark.slow
 @needs_jax
 @pytest.mark.background(argv=_jax_rerun_argv(), env=_backend_env("jax"), cwd=str(ROOT))
 def test_golden_sample_and_backend_agnostic_tests_under_jax(background_run):
